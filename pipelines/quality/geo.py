@@ -1,0 +1,65 @@
+"""Geospatial rules: points against the project boundary and plots, vectorised with shapely.
+
+Distances are computed in the UTM zone of the project (metres), so "outside by more than its
+accuracy" compares like with like. Points are tested with prepared geometries: containment first
+(cheap), distances only for the points outside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from shapely.ops import transform
+
+DEFAULT_ACCURACY_M = 30.0
+
+
+def utm_crs(geometry: shapely.Geometry) -> pyproj.CRS:
+    """The WGS 84 / UTM zone containing the geometry's centroid."""
+    centroid = geometry.centroid
+    zone = int((centroid.x + 180) // 6) + 1
+    return pyproj.CRS.from_epsg((32600 if centroid.y >= 0 else 32700) + zone)
+
+
+def _projector(crs: pyproj.CRS) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+
+def distance_outside_m(latitude: np.ndarray, longitude: np.ndarray, area: shapely.Geometry) -> np.ndarray:
+    """Metres from each point to `area` (0 inside; NaN where a coordinate is missing)."""
+    latitude = np.asarray(latitude, dtype=float)
+    longitude = np.asarray(longitude, dtype=float)
+    result = np.full(latitude.shape, np.nan)
+    valid = np.isfinite(latitude) & np.isfinite(longitude)
+    if not valid.any():
+        return result
+    shapely.prepare(area)
+    inside = np.zeros(latitude.shape, dtype=bool)
+    inside[valid] = shapely.contains_xy(area, longitude[valid], latitude[valid]) | shapely.intersects_xy(
+        area.boundary, longitude[valid], latitude[valid])
+    result[inside] = 0.0
+    outside = valid & ~inside
+    if outside.any():
+        crs = utm_crs(area)
+        projector = _projector(crs)
+        x, y = projector.transform(longitude[outside], latitude[outside])
+        area_m = transform(projector.transform, area)
+        result[outside] = shapely.distance(area_m, shapely.points(x, y))
+    return result
+
+
+def outside_by_more_than_accuracy(latitude, longitude, accuracy_m, area: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, distance_m): points farther outside `area` than their accuracy (30 m when blank)."""
+    distance = distance_outside_m(latitude, longitude, area)
+    accuracy = pd.Series(accuracy_m, dtype="float64").fillna(DEFAULT_ACCURACY_M).to_numpy()
+    mask = np.nan_to_num(distance, nan=0.0) > accuracy
+    return mask, distance
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance in km (spherical Earth, R = 6371.0088 km)."""
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
