@@ -1,0 +1,140 @@
+"""The ``mrv`` command: ingest survey exports, run monitoring periods, write verifier packages.
+
+Every command works on the data home (``$MRV_HOME``, else ``data/`` in the checkout) and runs its
+assets in the Dagster instance inside it, so the UI shows what the command did. A user mistake ends
+with one line on stderr and exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from pipelines.errors import UserError
+from pipelines.settings import DataHome
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Field MRV: survey batches in, emission reductions and verifier packages out.")
+
+FORM_ORDER = ("stove_distribution", "cookstove_usage", "tree_planting", "tree_survival", "bund_plantation")
+
+
+def _home() -> DataHome:
+    return DataHome.from_env()
+
+
+def _echo_er(er: pd.DataFrame) -> None:
+    for row in er.itertuples():
+        typer.echo(f"  vintage {row.vintage}: {row.er_tco2e:,.4f} tCO2e (issuable {row.issuable_tco2e:,})")
+    typer.echo(f"  total: {er['er_tco2e'].sum():,.4f} tCO2e (issuable {int(er['issuable_tco2e'].sum()):,})")
+
+
+def _results_table(home: DataHome, project, period_id: str, name: str) -> pd.DataFrame:
+    group = {"cdm-ams-ii-g": "ams_ii_g", "vm0047-census": "vm0047"}[project.methodology]
+    return pd.read_parquet(home.results / group / name / project.project_id / f"{period_id}.parquet")
+
+
+@app.command()
+def ingest(file: Path = typer.Argument(..., help="Kobo CSV/XLSX or ODK Central CSV/zip export of one form"),
+           project: str = typer.Option(..., "--project", help="project id (folder under projects/)")) -> None:
+    """Upload one export: validate it, store accepted rows, quarantine the rest with reasons."""
+    from pipelines import orchestration
+
+    summary = orchestration.ingest(_home(), project, file)
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@app.command()
+def run(project: str = typer.Option(..., "--project"), period: str = typer.Option(..., "--period")) -> None:
+    """Compute a monitoring period: sampling statistics, emission reductions or removals, every step."""
+    from pipelines import orchestration
+    from pipelines.project import load_project
+
+    home = _home()
+    proj = load_project(home, project)
+    orchestration.run_period(home, proj, period)
+    typer.echo(f"{project} {period} ({proj.methodology}): computed; results under {home.results}")
+    _echo_er(_results_table(home, proj, period, "emission_reductions"))
+
+
+@app.command()
+def report(project: str = typer.Option(..., "--project"), period: str = typer.Option(..., "--period"),
+           out: Path = typer.Option(..., "--out", help="folder to write the verifier package into")) -> None:
+    """Write the verifier package of a period (report.duckdb, Parquet, manifest) into OUT."""
+    from pipelines import orchestration
+    from pipelines.atomic import atomic_directory
+    from pipelines.periods import package_dir
+    from pipelines.project import load_project
+
+    home = _home()
+    proj = load_project(home, project)
+    orchestration.run_period(home, proj, period, with_package=True)
+    source = package_dir(home, project, period)
+    target = out.resolve()
+    if target != source.resolve():
+        with atomic_directory(target) as building:
+            shutil.copytree(source, building, dirs_exist_ok=True)
+    typer.echo(f"verifier package for {project} {period}: {target}")
+    _echo_er(_results_table(home, proj, period, "emission_reductions"))
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole chain on the bundled sample projects and print where the reports are."""
+    from pipelines import orchestration
+    from pipelines.periods import package_dir
+    from pipelines.project import load_projects
+    from pipelines.readers.canonical import sniff
+
+    home = _home()
+    projects = load_projects(home)
+    if not projects:
+        raise UserError(f"no projects under {home.projects}")
+    for proj in projects:
+        typer.echo(f"== {proj.project_id}: {proj.name} ({proj.methodology})")
+        exports = sorted((proj.folder / "exports").glob("*")) if (proj.folder / "exports").exists() else []
+        ordered = sorted(exports, key=lambda f: (FORM_ORDER.index(sniff(f)[0]), f.name))
+        for export in ordered:
+            summary = orchestration.ingest(home, proj.project_id, export)
+            typer.echo("  " + summary.lines()[0])
+            typer.echo("  " + summary.lines()[1].strip())
+        for period in proj.periods:
+            orchestration.run_period(home, proj, period.id, with_package=True)
+            typer.echo(f"  period {period.id} ({period.start} – {period.end}): report in {package_dir(home, proj.project_id, period.id)}")
+            _echo_er(_results_table(home, proj, period.id, "emission_reductions"))
+        quarantine = _quarantine_counts(home, proj.project_id)
+        if quarantine:
+            typer.echo("  quarantined rows per reason: " + ", ".join(f"{k} {v}" for k, v in quarantine.items()))
+    typer.echo(f"\nReports are under {home.reports}")
+
+
+def _quarantine_counts(home: DataHome, project_id: str) -> dict[str, int]:
+    from pipelines import warehouse
+
+    with warehouse.connect(home) as con:
+        return dict(con.execute("SELECT reason, count(*) FROM quarantine WHERE project_id = ? GROUP BY 1 ORDER BY 1",
+                                [project_id]).fetchall())
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        print(f"mrv: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

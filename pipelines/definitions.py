@@ -1,0 +1,38 @@
+"""The one place where the pieces are joined into Dagster definitions.
+
+`build_definitions(home)` binds every asset to a data home; the module-level `defs` (what
+``dagster dev -w workspace.yaml`` and ``dg`` load) uses ``$MRV_HOME`` or ``data/``.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+import assets
+import assets.sensors
+from assets.partitions import ams_ii_g_periods, survey_batches
+from pipelines.resources import MrvHome, PeriodTablesIOManager
+from pipelines.settings import DataHome
+
+ingest_batch_job = dg.define_asset_job(
+    "ingest_batch", selection=dg.AssetSelection.groups("surveys"), partitions_def=survey_batches,
+    description="Stage, validate and commit one uploaded batch.")
+ams_ii_g_period_job = dg.define_asset_job(
+    "ams_ii_g_period", selection=dg.AssetSelection.groups("ams_ii_g"), partitions_def=ams_ii_g_periods,
+    description="Compute a cookstove monitoring period and write its verifier package.")
+
+
+def build_definitions(home: DataHome) -> dg.Definitions:
+    return dg.Definitions(
+        assets=dg.load_assets_from_package_module(assets),
+        asset_checks=dg.load_asset_checks_from_package_module(assets),
+        sensors=[assets.sensors.project_periods],
+        jobs=[ingest_batch_job, ams_ii_g_period_job],
+        resources={
+            "mrv_home": MrvHome(path=str(home.root)),
+            "period_tables": PeriodTablesIOManager(path=str(home.root)),
+        },
+    )
+
+
+defs = build_definitions(DataHome.from_env())
