@@ -113,6 +113,20 @@ def demo() -> None:
     typer.echo(f"\nReports are under {home.reports}")
 
 
+@app.command()
+def dev(port: int = typer.Option(3000, "--port")) -> None:
+    """Start the Dagster UI (``dagster dev -w workspace.yaml``) on the data home's instance."""
+    import os
+
+    from pipelines.settings import REPO_ROOT
+
+    home = _home()
+    home.ensure_dagster_home()
+    os.chdir(REPO_ROOT)
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"])
+
+
 def _quarantine_counts(home: DataHome, project_id: str) -> dict[str, int]:
     from pipelines import warehouse
 

@@ -23,7 +23,7 @@ class PeriodResult:
     methodology_version: str
     parameters_sha256: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    geometry_tables: dict[str, str] = field(default_factory=dict)  # table -> "point" | "line"
+    geometry_tables: dict[str, str] = field(default_factory=dict)  # table -> "point" (lat/lon) or a WKT column
     summary: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -81,10 +81,11 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _geo(frame: pd.DataFrame, kind: str) -> gpd.GeoDataFrame:
-    if kind == "line":
-        geometry = gpd.GeoSeries.from_wkt(frame["bund_line_wkt"], crs="EPSG:4326")
-    else:
+    """GeoDataFrame of a table: ``point`` from latitude/longitude, else `kind` names a WKT column."""
+    if kind == "point":
         geometry = gpd.points_from_xy(frame["longitude"], frame["latitude"], crs="EPSG:4326")
+    else:
+        geometry = gpd.GeoSeries.from_wkt(frame[kind], crs="EPSG:4326")
     return gpd.GeoDataFrame(_plain(frame), geometry=geometry, crs="EPSG:4326")
 
 
@@ -114,8 +115,8 @@ def write_package(result: PeriodResult, extra_tables: dict[str, pd.DataFrame], o
                 con.register("incoming", plain)
                 if kind == "point":
                     con.execute(f'CREATE TABLE "{name}" AS SELECT *, ST_Point(longitude, latitude) AS geom FROM incoming')
-                elif kind == "line":
-                    con.execute(f'CREATE TABLE "{name}" AS SELECT *, ST_GeomFromText(bund_line_wkt) AS geom FROM incoming')
+                elif kind:
+                    con.execute(f'CREATE TABLE "{name}" AS SELECT *, ST_GeomFromText("{kind}") AS geom FROM incoming')
                 else:
                     con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
                 con.unregister("incoming")

@@ -1,0 +1,37 @@
+# Two commands for a new machine: `make run` and `make test`. Both create .venv when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test dev bench clean-data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Ingest, compute and report the bundled sample projects; prints where the reports are.
+run: install
+	$(BIN)/mrv demo
+
+## The whole test suite.
+test: install
+	$(BIN)/python -m pytest
+
+## The Dagster UI on the same instance as the mrv commands.
+dev: install
+	$(BIN)/mrv dev
+
+## Benchmarks (not part of `make test`).
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+## Remove everything the pipeline generated in data/ (keeps projects and parameters).
+clean-data:
+	rm -rf data/uploads data/staging data/warehouse data/results data/feedback data/reports data/.locks data/.dagster
