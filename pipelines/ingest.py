@@ -30,7 +30,8 @@ from pipelines.parameters import resolve_parameters
 from pipelines.project import PARTITION_SEPARATOR, Project, load_project
 from pipelines.quality import integrity
 from pipelines.quality.expectations import EARLIEST_DATE, RowValidation, load_suite, validate_rows
-from pipelines.quality.geo import outside_by_more_than_accuracy
+from pipelines.quality.geo import (DEFAULT_ACCURACY_M, distance_outside_plots_m, lines_outside_m,
+                                   outside_by_more_than_accuracy)
 from pipelines.quality.reasons import QUARANTINE, REASONS, WARNING
 from pipelines.readers.canonical import read_export, sniff, stored_columns, table_name
 from pipelines.settings import DataHome
@@ -234,16 +235,48 @@ def _failure_rows(failures: pd.DataFrame, table: str, severity_is_warning: bool)
                          "detail": part["rule"].astype("str")})
 
 
+def _metres(values: np.ndarray, index: pd.Index, suffix: str) -> pd.Series:
+    return pd.Series(np.round(values), index=index).astype("int64").astype("str") + suffix
+
+
 def _geo_findings(rows: pd.DataFrame, project: Project, quarantined_rows: set[int]) -> pd.DataFrame:
+    """Quarantine: a point (or a bund line) outside the project boundary by more than its accuracy."""
     located = rows[~rows["source_row"].isin(quarantined_rows) & rows["latitude"].notna() & rows["longitude"].notna()]
-    if located.empty:
-        return integrity.empty_findings()
-    mask, distance = outside_by_more_than_accuracy(located["latitude"], located["longitude"],
-                                                   located["gps_accuracy_m"], project.boundary)
-    hits = located[mask]
-    detail = (pd.Series(np.round(distance[mask]), index=hits.index).astype("int64").astype("str")
-              + " m outside the boundary")
-    return integrity.findings(hits["source_row"], "outside_boundary", detail)
+    parts = [integrity.empty_findings()]
+    if not located.empty:
+        mask, distance = outside_by_more_than_accuracy(located["latitude"], located["longitude"],
+                                                       located["gps_accuracy_m"], project.boundary)
+        hits = located[mask]
+        parts.append(integrity.findings(hits["source_row"], "outside_boundary",
+                                        _metres(distance[mask], hits.index, " m outside the boundary")))
+    if "bund_line_wkt" in rows:
+        lines = rows[~rows["source_row"].isin(quarantined_rows)]
+        worst = lines_outside_m(lines["bund_line_wkt"], project.boundary)
+        mask = np.nan_to_num(worst, nan=0.0) > DEFAULT_ACCURACY_M
+        hits = lines[mask]
+        parts.append(integrity.findings(hits["source_row"], "outside_boundary",
+                                        _metres(worst[mask], hits.index, " m: bund line leaves the project boundary")))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _plot_findings(rows: pd.DataFrame, project: Project, quarantined_rows: set[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(quarantine, warnings) of tree rows against plots.geojson: unknown plot_id; tree outside its plot."""
+    if "plot_id" not in rows or not project.plots_file:
+        return integrity.empty_findings(), integrity.empty_findings()
+    candidates = rows[~rows["source_row"].isin(quarantined_rows) & rows["plot_id"].notna()]
+    if candidates.empty:
+        return integrity.empty_findings(), integrity.empty_findings()
+    distance, known = distance_outside_plots_m(candidates["latitude"], candidates["longitude"], candidates["plot_id"],
+                                               project.plots)
+    unknown = candidates[~known]
+    bad = integrity.findings(unknown["source_row"], "bad_value",
+                             "plot_id " + unknown["plot_id"].astype("str") + " is not in " + str(project.plots_file))
+    accuracy = candidates["gps_accuracy_m"].fillna(DEFAULT_ACCURACY_M).to_numpy()
+    outside = known & (np.nan_to_num(distance, nan=0.0) > accuracy)
+    hits = candidates[outside]
+    warn = integrity.findings(hits["source_row"], "outside_plot",
+                              _metres(distance[outside], hits.index, " m outside plot ") + hits["plot_id"].astype("str"))
+    return bad, warn
 
 
 def _form_findings(con, form: str, rows: pd.DataFrame, project: Project, invalid: pd.Series) -> pd.DataFrame:
@@ -328,6 +361,9 @@ def commit_batch(home: DataHome, upload: Upload, project: Project) -> BatchSumma
         quarantine = pd.concat(quarantine, ignore_index=True)
         quarantine = quarantine[quarantine["source_row"].isin(rows["source_row"])]
         quarantine = pd.concat([quarantine, _geo_findings(rows, project, set(quarantine["source_row"]))], ignore_index=True)
+        unknown_plots, outside_plots = _plot_findings(rows, project, set(quarantine["source_row"]))
+        quarantine = pd.concat([quarantine, unknown_plots], ignore_index=True)
+        warnings.append(outside_plots)
         invalid = rows["source_row"].isin(set(quarantine["source_row"]))
         quarantine = pd.concat([quarantine, _form_findings(con, form, rows, project, invalid)], ignore_index=True)
         invalid = rows["source_row"].isin(set(quarantine["source_row"]))

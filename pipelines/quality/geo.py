@@ -63,3 +63,57 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def distance_outside_plots_m(latitude, longitude, plot_ids: pd.Series, plots) -> tuple[np.ndarray, np.ndarray]:
+    """(distance_m, known) of each point to the polygon of its own plot; `known` is False for an unknown plot_id."""
+    lookup = plots.set_index("plot_id").geometry
+    known = plot_ids.astype("str").isin(lookup.index).to_numpy()
+    distance = np.full(len(plot_ids), np.nan)
+    if known.any():
+        crs = utm_crs(shapely.union_all(lookup.values))
+        projector = _projector(crs)
+        x, y = projector.transform(np.asarray(longitude, dtype=float)[known], np.asarray(latitude, dtype=float)[known])
+        polygons = lookup.to_crs(crs).reindex(plot_ids.astype("str")[known]).values
+        distance[known] = shapely.distance(np.asarray(polygons), shapely.points(x, y))
+    return distance, known
+
+
+def lines_outside_m(wkt: pd.Series, area: shapely.Geometry) -> np.ndarray:
+    """For each WKT line, the largest distance (m) of its vertices from `area` (NaN when missing)."""
+    result = np.full(len(wkt), np.nan)
+    present = wkt.notna().to_numpy()
+    if not present.any():
+        return result
+    lines = shapely.from_wkt(wkt[present].to_numpy())
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    distance = distance_outside_m(coords[:, 1], coords[:, 0], area)
+    worst = pd.Series(distance).groupby(index).max().to_numpy()
+    result[present] = worst
+    return result
+
+
+def plot_problems(plots) -> pd.DataFrame:
+    """Invalid (e.g. self-intersecting) and overlapping plots, with figures, for the project report."""
+    rows = []
+    valid = shapely.is_valid(plots.geometry.values)
+    for plot_id, reason in zip(plots.loc[~valid, "plot_id"], shapely.is_valid_reason(plots.geometry.values[~valid])):
+        rows.append({"plot_id": plot_id, "problem": "invalid_geometry", "detail": reason, "overlap_ha": np.nan})
+    good = plots[valid]
+    if len(good) > 1:
+        metric = good.to_crs(utm_crs(shapely.union_all(good.geometry.values)))
+        left, right = metric.sindex.query(metric.geometry, predicate="intersects")
+        pairs = left < right
+        left, right = left[pairs], right[pairs]
+        overlap = shapely.area(shapely.intersection(metric.geometry.values[left], metric.geometry.values[right])) / 10_000
+        for i, j, ha in zip(left, right, overlap):
+            if ha > 1e-4:
+                rows.append({"plot_id": metric["plot_id"].iloc[i], "problem": "overlap",
+                             "detail": f"overlaps plot {metric['plot_id'].iloc[j]} by {ha:.4f} ha", "overlap_ha": ha})
+    return pd.DataFrame(rows, columns=["plot_id", "problem", "detail", "overlap_ha"])
+
+
+def plot_areas_ha(plots) -> pd.Series:
+    """Area of each plot in hectares (UTM), indexed by plot_id."""
+    metric = plots.to_crs(utm_crs(shapely.union_all(plots.geometry.values)))
+    return pd.Series(metric.geometry.area.to_numpy() / 10_000, index=plots["plot_id"].to_numpy())

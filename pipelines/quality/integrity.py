@@ -102,6 +102,8 @@ def photo_reused(con, frame: pd.DataFrame, *, form: str, project_id: str) -> pd.
     named = frame.loc[frame[column].notna(), ["submission_id", column, "source_row"]].rename(columns={column: "photo"})
     if named.empty:
         return empty_findings()
+    # Every submission showing a file that another one shows is flagged: which of them took the photo
+    # is the supervisor's call (the detail names the file, the feedback lists both).
     in_batch = named.groupby("photo")["submission_id"].transform("nunique") > 1
     keys = pd.DataFrame({"photo": named["photo"].astype("str").unique()})
     union = " UNION ALL ".join(
@@ -164,8 +166,11 @@ def repeat_visits(con, frame: pd.DataFrame, *, table: str, key: str, date_column
     for period_id, start, end in periods:
         both.loc[both[date_column].between(start, end), "period"] = period_id
     both = both[both["period"].notna()]
+    # Stored visits come first, then this batch's in visit order: every visit after the first is a repeat.
+    both = both.sort_values([key, "period", "in_batch", date_column, "source_row"], kind="stable")
+    order = both.groupby([key, "period"]).cumcount()
     counts = both.groupby([key, "period"])["submission_id"].transform("nunique")
-    hits = both[(counts > 1) & both["in_batch"]]
+    hits = both[(order > 0) & both["in_batch"]]
     return findings(hits["source_row"], "repeat_visit",
                     "visited " + counts[hits.index].astype("str") + " times in period " + hits["period"].astype("str"))
 

@@ -108,11 +108,15 @@ def test_warnings_keep_the_row(home, tmp_path):
     assert reasons_of(home, "d5", "warnings") == []
 
 
-def test_repeat_visit_in_a_period_is_a_warning(home, tmp_path):
+def test_repeat_visit_in_a_period_is_a_warning_on_every_visit_after_the_first(home, tmp_path):
     ingest(home, tmp_path, "d.csv", "stove_distribution", [stove(1)])
     ingest(home, tmp_path, "u1.csv", "cookstove_usage", [visit(1)])
-    ingest(home, tmp_path, "u2.csv", "cookstove_usage", [visit(2, stove_serial="SN0001", visit_date="2025-04-01")])
-    assert reasons_of(home, "v2", "warnings") == ["repeat_visit"]
+    ingest(home, tmp_path, "u2.csv", "cookstove_usage", [visit(2, stove_serial="SN0001", visit_date="2025-04-01"),
+                                                         visit(3, stove_serial="SN0001", visit_date="2025-05-01"),
+                                                         visit(4, stove_serial="SN0001", visit_date="2025-08-01")])
+    assert reasons_of(home, "v1", "warnings") == []
+    assert reasons_of(home, "v2", "warnings") == ["repeat_visit"] == reasons_of(home, "v3", "warnings")
+    assert reasons_of(home, "v4", "warnings") == []  # after the period ends
 
 
 def test_same_file_twice_changes_nothing(home, tmp_path):
