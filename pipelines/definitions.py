@@ -10,7 +10,7 @@ import dagster as dg
 
 import assets
 import assets.sensors
-from assets.partitions import ams_ii_g_periods, survey_batches
+from assets.partitions import ams_ii_g_periods, survey_batches, vm0047_periods
 from pipelines.resources import MrvHome, PeriodTablesIOManager
 from pipelines.settings import DataHome
 
@@ -20,6 +20,9 @@ ingest_batch_job = dg.define_asset_job(
 ams_ii_g_period_job = dg.define_asset_job(
     "ams_ii_g_period", selection=dg.AssetSelection.groups("ams_ii_g"), partitions_def=ams_ii_g_periods,
     description="Compute a cookstove monitoring period and write its verifier package.")
+vm0047_period_job = dg.define_asset_job(
+    "vm0047_period", selection=dg.AssetSelection.groups("vm0047"), partitions_def=vm0047_periods,
+    description="Compute a tree monitoring period (VM0047 census) and write its verifier package.")
 
 
 def build_definitions(home: DataHome) -> dg.Definitions:
@@ -27,7 +30,7 @@ def build_definitions(home: DataHome) -> dg.Definitions:
         assets=dg.load_assets_from_package_module(assets),
         asset_checks=dg.load_asset_checks_from_package_module(assets),
         sensors=[assets.sensors.project_periods],
-        jobs=[ingest_batch_job, ams_ii_g_period_job],
+        jobs=[ingest_batch_job, ams_ii_g_period_job, vm0047_period_job],
         resources={
             "mrv_home": MrvHome(path=str(home.root)),
             "period_tables": PeriodTablesIOManager(path=str(home.root)),

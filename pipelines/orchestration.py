@@ -48,7 +48,9 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
         cursor = error
         while cursor is not None:
             if cursor.cls_name in USER_ERRORS:
-                return cursor.message.split(":", 1)[1].strip() if cursor.message.startswith(cursor.cls_name) else cursor.message.strip()
+                # Dagster records "pipelines.errors.UserError: <message>"; the user needs only the message.
+                head, sep, rest = cursor.message.partition(": ")
+                return (rest if sep and head.split(".")[-1] == cursor.cls_name else cursor.message).strip()
             cursor = cursor.cause
         if error.cls_name == "DagsterAssetCheckFailedError":
             for check in result.get_asset_check_evaluations():

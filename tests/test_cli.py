@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import duckdb
-from support import stove, visit, write_export
+from support import COOKSTOVE_YAML, make_project, stove, visit, write_export
 
 MRV = [sys.executable, "-m", "pipelines.cli"]
 
@@ -46,12 +46,15 @@ def test_user_mistakes_exit_2_with_one_line(home, tmp_path):
         ("ingest", tmp_path / "missing.csv", "--project", "T-CS-1"),
         ("ingest", garbage, "--project", "NO-SUCH"),
         ("run", "--project", "T-CS-1", "--period", "MP9"),
+        ("run", "--project", "T-CS-NOBOLD", "--period", "MP1"),  # raised inside the Dagster run
     ]
+    make_project(home, "T-CS-NOBOLD", COOKSTOVE_YAML.replace("  b_old_t_per_device_year: 2.0\n", ""))
     for args in cases:
         result = mrv(home, *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("mrv: error:"), result.stderr
+        assert "pipelines." not in lines[0]  # no exception class paths in a user's message
         assert "Traceback" not in result.stderr
 
 

@@ -13,12 +13,14 @@ EXPECTED_ASSETS = {
     "surveys/batch_upload", "surveys/accepted_rows",
     "ams_ii_g/usage_sample", "ams_ii_g/device_years", "ams_ii_g/emission_reductions", "ams_ii_g/calculation_steps",
     "ams_ii_g/emission_reductions_by_model", "ams_ii_g/verifier_package",
+    "vm0047/tree_sample", "vm0047/strata", "vm0047/emission_reductions", "vm0047/calculation_steps",
+    "vm0047/stratum_statistics", "vm0047/event_summary", "vm0047/verifier_package",
 }
 
 
 def test_asset_keys_are_deliberate():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert EXPECTED_ASSETS <= keys
+    assert keys == EXPECTED_ASSETS
     assert all("/" in k for k in keys)  # <domain>/<noun>
 
 
@@ -36,5 +38,6 @@ def test_workspace_yaml_and_tool_dg_point_at_the_same_module():
 
 
 def test_jobs_and_sensor_are_defined():
-    assert defs.resolve_job_def("ingest_batch") and defs.resolve_job_def("ams_ii_g_period")
+    for job in ("ingest_batch", "ams_ii_g_period", "vm0047_period"):
+        assert defs.resolve_job_def(job)
     assert defs.resolve_sensor_def("project_periods")

@@ -42,8 +42,9 @@ def leaf(column: str, flavour: str) -> str:
         if len(parts) >= 2 and parts[-1] in _ODK_GEO_SUFFIXES:
             return f"{parts[-2]}-{parts[-1]}"
         return parts[-1]
-    system = column.startswith("_")
     name = column.split("/")[-1]
+    # Kobo writes a grouped geopoint's parts as `grp/_location_latitude` (older exports: `_grp/location_latitude`).
+    system = column.startswith("_") or name.startswith("_")
     if system:
         name = name.lstrip("_")
         for suffix, canonical in _KOBO_GEO_SUFFIXES.items():

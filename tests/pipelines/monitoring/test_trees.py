@@ -23,9 +23,11 @@ from scipy import stats
 from pipelines import periods
 from pipelines.errors import UserError
 from pipelines.ingest import ingest_in_process
+from pipelines.methodology import vm0047_census
 from pipelines.monitoring import trees
 from pipelines.parameters import resolve_parameters
 from pipelines.project import load_project
+from pipelines.report.package import write_package
 from pipelines.settings import DataHome
 
 PID = "T-AR-1"
@@ -77,21 +79,21 @@ SURVIVAL = [("T01", "2024-03-01", "alive", 20, 4.0), ("T01", "2024-10-01", "aliv
 
 # (bund_id, visit_date, species_code, saplings_planted, saplings_alive, [(m_species, gbh, height)]).
 # B2 is visited twice in MP2 (the later visit counts); B3 says more alive than planted (bad_value).
-BUNDS = [("B1", "2024-10-15", "TEGR", 20, 16, [("TEGR", 24, 3.5), ("TEGR", 27, 3.8), ("TEGR", 21, 3.2)]),
-         ("B2", "2024-10-16", "MEDU", 10, 9, [("MEDU", 26, 5.0), ("MEDU", 29, 5.5)]),
+BUNDS = [("B1", "2024-10-15", "TEGR", 2000, 1600, [("TEGR", 24, 3.5), ("TEGR", 27, 3.8), ("TEGR", 21, 3.2)]),
+         ("B2", "2024-10-16", "MEDU", 1000, 900, [("MEDU", 26, 5.0), ("MEDU", 29, 5.5)]),
          ("B3", "2024-10-20", "TEGR", 10, 12, [("TEGR", 50, 9.0), ("TEGR", 55, 9.5)]),
-         ("B1", "2025-10-15", "TEGR", 20, 15, [("TEGR", 33, 5.0), ("TEGR", 36, 5.5), ("TEGR", 30, 4.8),
+         ("B1", "2025-10-15", "TEGR", 2000, 1500, [("TEGR", 33, 5.0), ("TEGR", 36, 5.5), ("TEGR", 30, 4.8),
                                                ("MEDU", 31, 6.0)]),
-         ("B2", "2025-03-01", "MEDU", 10, 10, [("MEDU", 30, 6.0)]),
-         ("B2", "2025-10-16", "MEDU", 10, 9, [("MEDU", 36, 7.0), ("MEDU", 40, 7.5)])]
+         ("B2", "2025-03-01", "MEDU", 1000, 1000, [("MEDU", 30, 6.0)]),
+         ("B2", "2025-10-16", "MEDU", 1000, 900, [("MEDU", 36, 7.0), ("MEDU", 40, 7.5)])]
 
 # What the census must make of the accepted rows, per period and species: N, dead, measured (gbh, h).
 EXPECTED_CENSUS = {
-    "MP1": {"MEDU": (7 + 10, 1 + 1 + 1 + 1, [(25, 5.0), (30, 6.0), (12, 2.5), (28, None), (26, 5.0), (29, 5.5)]),
-            "TEGR": (3 + 20, 1 + 4, [(22, 3.0), (19, 2.8), (24, 3.5), (27, 3.8), (21, 3.2)])},
-    "MP2": {"MEDU": (8 + 10, 1 + 1 + 1, [(35, 7.0), (40, 8.0), (20, 4.0), (30, 6.0), (33, 6.5), (10, 1.5),
+    "MP1": {"MEDU": (7 + 1000, 1 + 1 + 1 + 100, [(25, 5.0), (30, 6.0), (12, 2.5), (28, None), (26, 5.0), (29, 5.5)]),
+            "TEGR": (3 + 2000, 1 + 400, [(22, 3.0), (19, 2.8), (24, 3.5), (27, 3.8), (21, 3.2)])},
+    "MP2": {"MEDU": (8 + 1000, 1 + 1 + 100, [(35, 7.0), (40, 8.0), (20, 4.0), (30, 6.0), (33, 6.5), (10, 1.5),
                                           (31, 6.0), (36, 7.0), (40, 7.5)]),
-            "TEGR": (3 + 20, 1 + 5, [(30, 4.5), (26, 4.0), (33, 5.0), (36, 5.5), (30, 4.8)])},
+            "TEGR": (3 + 2000, 1 + 500, [(30, 4.5), (26, 4.0), (33, 5.0), (36, 5.5), (30, 4.8)])},
 }
 PERIOD_DAYS = {"MP1": {2024: 366}, "MP2": {2025: 365, 2026: 181}}
 
@@ -334,6 +336,7 @@ def test_mp2_reads_the_stored_mp1_result(tmp_path):
 
     assert after["credited_stock_prev_tco2e"] == pytest.approx(before["credited_stock_prev_tco2e"] + 10.0, rel=1e-12)
     assert after["removals_tco2e"] == pytest.approx(before["removals_tco2e"] - 10.0, rel=1e-12)
+    assert after["buffer_tco2e"] == pytest.approx(BUFFER * after["removals_tco2e"], rel=1e-12)
     assert after["net_tco2e"] == pytest.approx((before["removals_tco2e"] - 10.0) * (1 - BUFFER), rel=1e-12)
     assert after["stock_t_c"] == before["stock_t_c"]
 
@@ -385,7 +388,7 @@ def test_removals_checks_the_previous_event(tree_home, computed):
     parameters = resolve_parameters(project)
     mp1, mp2 = project.period("MP1"), project.period("MP2")
     tables = computed["MP2"].tables
-    strata = tables["strata"][["project_id", "period_id", *trees.vm0047_census.STRATA_COLUMNS]]
+    strata = tables["strata"][["project_id", "period_id", *vm0047_census.STRATA_COLUMNS]]
     with pytest.raises(UserError, match="MP1"):
         trees.removals(project, mp2, parameters, strata, tables["tree_sample"], None)
     wrong = computed["MP2"].tables["event_summary"]  # MP2's own summary is not MP1's
@@ -393,6 +396,32 @@ def test_removals_checks_the_previous_event(tree_home, computed):
         trees.removals(project, mp2, parameters, strata, tables["tree_sample"], wrong)
     # The first period has no predecessor: whatever is passed, nothing is subtracted.
     first = computed["MP1"].tables
-    mp1_strata = first["strata"][["project_id", "period_id", *trees.vm0047_census.STRATA_COLUMNS]]
+    mp1_strata = first["strata"][["project_id", "period_id", *vm0047_census.STRATA_COLUMNS]]
     er, _, _, summary = trees.removals(project, mp1, parameters, mp1_strata, first["tree_sample"], None)
     pd.testing.assert_frame_equal(er, computed["MP1"].emission_reductions)
+
+
+def test_a_period_without_remeasurement_credits_nothing(tree_home, computed, tmp_path):
+    project = load_project(tree_home, PID)
+    parameters = resolve_parameters(project)
+    period = project.period("MP1")
+    tables = computed["MP1"].tables
+    plantings = tables["tree_planting"].drop(columns="project_id")
+    survival = tables["tree_survival"].drop(columns=["project_id", "latest_visit"]).iloc[0:0]
+    bunds = tables["bund_plantation"].drop(columns=["project_id", "latest_visit"]).iloc[0:0]
+    measures = tables["bund_tree_measure"].drop(columns=["project_id", "in_sample"]).iloc[0:0]
+    sample = trees.tree_sample(project, period, parameters, plantings, survival, bunds, measures)
+    counts = trees.strata(project, period, parameters, plantings, survival, bunds, measures)
+    assert sample.empty
+    assert counts.set_index("species_code")["n_not_visited"].to_dict() == {"MEDU": 7, "TEGR": 3}
+
+    er, steps, table, summary = trees.removals(project, period, parameters, counts, sample, None)
+    event = summary.iloc[0]
+    assert not event["eligible"] and math.isinf(event["u_p"])
+    assert event["net_tco2e"] == 0 and event["credited_stock_tco2e"] == 0
+    assert er["er_tco2e"].tolist() == [0.0] and er["issuable_tco2e"].tolist() == [0]
+
+    result = trees.assemble(project, period, parameters, plantings=plantings, survival=survival, bund_visits=bunds,
+                            measures=measures, sample=sample, strata=table, er=er, steps=steps, summary=summary)
+    package = write_package(result, {}, tmp_path / "package")
+    assert pd.read_parquet(package / "parquet" / "event_summary.parquet")["u_p"].iloc[0] == math.inf

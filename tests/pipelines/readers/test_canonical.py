@@ -62,6 +62,16 @@ def test_utf8_bom_and_windows_1252_are_decoded(tmp_path):
     assert read_export(cp, "b").main["household_id"].iloc[0] == "Gaon-é"
 
 
+def test_grouped_geopoint_parts_in_either_kobo_layout(tmp_path):
+    frame = export_frame("stove_distribution", [stove(1, acc=7)], "kobo")
+    frame = frame.drop(columns=["household/location"])
+    frame.columns = [c.replace("_household/location_", "household/_location_") for c in frame.columns]
+    path = tmp_path / "newer.csv"
+    frame.to_csv(path, index=False)
+    main = read_export(path, "b").main
+    assert main["latitude"].iloc[0] == pytest.approx(23.1001) and main["gps_accuracy_m"].iloc[0] == 7
+
+
 def test_geopoint_from_the_composite_column_alone(tmp_path):
     frame = export_frame("stove_distribution", [stove(1)], "kobo")
     frame = frame[[c for c in frame.columns if "location_" not in c]]

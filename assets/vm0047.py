@@ -1,0 +1,131 @@
+"""Verra VM0047 census monitoring periods: tree sample and strata -> removals -> verifier package.
+
+A period's removals build on the preceding period's credited stock. That stock is read from the
+stored ``vm0047/event_summary`` Parquet of the preceding period (see `pipelines.monitoring.trees`),
+not declared as a Dagster input: the two are different partitions of the same asset.
+"""
+
+import math
+
+import dagster as dg
+import pandas as pd
+
+from assets.partitions import vm0047_periods
+from assets.surveys import accepted_rows
+from pipelines.monitoring import trees
+from pipelines.parameters import resolve_parameters
+from pipelines.periods import period_context, write_period_package
+from pipelines.resources import MrvHome
+
+GROUP = "vm0047"
+ALL_BATCHES = dg.AssetDep(accepted_rows, partition_mapping=dg.AllPartitionMapping())
+TABLE_KINDS = {"pandas", "parquet"}
+
+
+def _number(value: float) -> dg.MetadataValue:
+    value = float(value)
+    return dg.MetadataValue.float(value) if math.isfinite(value) else dg.MetadataValue.text(str(value))
+
+
+def _survey_rows(home, project, period) -> dict[str, pd.DataFrame]:
+    return {"plantings": trees.load_plantings(home, project, period),
+            "survival": trees.load_survival_visits(home, project, period),
+            "bund_visits": trees.load_bund_visits(home, project, period),
+            "measures": trees.load_bund_tree_measures(home, project, period)}
+
+
+@dg.asset(key=[GROUP, "tree_sample"], group_name=GROUP, partitions_def=vm0047_periods, deps=[ALL_BATCHES],
+          io_manager_key="period_tables", kinds=TABLE_KINDS)
+def tree_sample(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> pd.DataFrame:
+    """Every measured live tree of the period (tagged trees and bund trees) with its diameter, biomass and carbon."""
+    home, project, period = period_context(mrv_home.home, context.partition_key)
+    sample = trees.tree_sample(project, period, resolve_parameters(project), **_survey_rows(home, project, period))
+    context.add_output_metadata({"trees_measured": len(sample), "carbon_t": float(sample["carbon_t"].sum()),
+                                 "below_threshold": int(sample["below_threshold"].sum())})
+    return sample
+
+
+@dg.asset(key=[GROUP, "strata"], group_name=GROUP, partitions_def=vm0047_periods, deps=[ALL_BATCHES],
+          io_manager_key="period_tables", kinds=TABLE_KINDS)
+def strata(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> pd.DataFrame:
+    """Census counts per species: planting units, and dead, not found and unvisited units among them."""
+    home, project, period = period_context(mrv_home.home, context.partition_key)
+    counts = trees.strata(project, period, resolve_parameters(project), **_survey_rows(home, project, period))
+    context.add_output_metadata({"strata": len(counts), "planting_units": int(counts["n_planted"].sum()),
+                                 "dead_units": int(counts["n_dead"].sum())})
+    return counts
+
+
+@dg.multi_asset(
+    name="vm0047_removals",
+    outs={
+        "emission_reductions": dg.AssetOut(key=[GROUP, "emission_reductions"], io_manager_key="period_tables",
+                                           description="Net removals per vintage (tCO2e), unrounded and floored for issuance.",
+                                           kinds=TABLE_KINDS),
+        "calculation_steps": dg.AssetOut(key=[GROUP, "calculation_steps"], io_manager_key="period_tables",
+                                         description="Every intermediate value of the VM0047 census chain, in order.",
+                                         kinds=TABLE_KINDS),
+        "stratum_statistics": dg.AssetOut(key=[GROUP, "stratum_statistics"], io_manager_key="period_tables",
+                                          description="Per species: census counts, mortality, sample statistics and carbon stock.",
+                                          kinds=TABLE_KINDS),
+        "event_summary": dg.AssetOut(key=[GROUP, "event_summary"], io_manager_key="period_tables",
+                                     description="Stock, uncertainty, removals, buffer and credited stock of the period "
+                                                 "(the next period builds on it).",
+                                     kinds=TABLE_KINDS),
+    },
+    ins={"tree_sample": dg.AssetIn(key=[GROUP, "tree_sample"]), "strata": dg.AssetIn(key=[GROUP, "strata"])},
+    group_name=GROUP, partitions_def=vm0047_periods,
+)
+def removals(context: dg.AssetExecutionContext, mrv_home: MrvHome, tree_sample: pd.DataFrame, strata: pd.DataFrame):
+    """Removals = ΔC_t(1 − UNC_t) − ΔC_prev(1 − UNC_prev), less the buffer, per vintage (VM0047 v1.1 eq. 33, contract conventions)."""
+    home, project, period = period_context(mrv_home.home, context.partition_key)
+    previous = trees.load_previous_event(home, project, period)
+    er, steps, table, summary = trees.removals(project, period, resolve_parameters(project), strata, tree_sample,
+                                               previous)
+    event = summary.iloc[0]
+    context.add_output_metadata({"er_tco2e": float(er["er_tco2e"].sum()),
+                                 "issuable_tco2e": int(er["issuable_tco2e"].sum())}, output_name="emission_reductions")
+    context.add_output_metadata({"stock_t_c": _number(event["stock_t_c"]), "u_p": _number(event["u_p"]),
+                                 "unc": _number(event["unc"]), "eligible": bool(event["eligible"]),
+                                 "credited_stock_tco2e": _number(event["credited_stock_tco2e"]),
+                                 "previous_period": str(event["previous_period_id"])}, output_name="event_summary")
+    return er, steps, table, summary
+
+
+@dg.asset_check(asset=dg.AssetKey([GROUP, "event_summary"]), name="uncertainty_within_allowance",
+                partitions_def=vm0047_periods,
+                description="U_p at most the uncertainty allowance; above it the excess is deducted from the stock change, "
+                            "and above 100 % nothing is credited.")
+def uncertainty_within_allowance(context: dg.AssetCheckExecutionContext, mrv_home: MrvHome,
+                                 event_summary: pd.DataFrame) -> dg.AssetCheckResult:
+    _, project, _ = period_context(mrv_home.home, context.partition_key)
+    allowance = float(resolve_parameters(project).values["uncertainty_allowance"])
+    event = event_summary.iloc[0]
+    u_p, unc, eligible = float(event["u_p"]), float(event["unc"]), bool(event["eligible"])
+    passed = bool(u_p <= allowance)
+    if passed:
+        description = f"U_p {u_p:.2%} within the {allowance:.0%} allowance: no deduction"
+    elif eligible:
+        description = f"U_p {u_p:.2%} above the {allowance:.0%} allowance: UNC {unc:.2%} deducted"
+    else:
+        description = "no confidence interval within 100 % (U_p > 1 or too few measured trees): no removals credited"
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.WARN, description=description,
+        metadata={"u_p": _number(u_p), "unc": _number(unc), "allowance": allowance, "eligible": eligible})
+
+
+@dg.asset(key=[GROUP, "verifier_package"], group_name=GROUP, partitions_def=vm0047_periods,
+          ins={name: dg.AssetIn(key=[GROUP, name]) for name in
+               ("tree_sample", "stratum_statistics", "emission_reductions", "calculation_steps", "event_summary")},
+          kinds={"duckdb", "parquet"})
+def verifier_package(context: dg.AssetExecutionContext, mrv_home: MrvHome, tree_sample: pd.DataFrame,
+                     stratum_statistics: pd.DataFrame, emission_reductions: pd.DataFrame,
+                     calculation_steps: pd.DataFrame, event_summary: pd.DataFrame) -> dg.MaterializeResult:
+    """The monitoring report for verifiers: report.duckdb, GeoParquet copies and a SHA-256 manifest."""
+    home, project, period = period_context(mrv_home.home, context.partition_key)
+    result = trees.assemble(project, period, resolve_parameters(project), **_survey_rows(home, project, period),
+                            sample=tree_sample, strata=stratum_statistics, er=emission_reductions,
+                            steps=calculation_steps, summary=event_summary)
+    target = write_period_package(home, result)
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)),
+                                          "er_tco2e": float(emission_reductions["er_tco2e"].sum())})
