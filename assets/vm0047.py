@@ -114,6 +114,33 @@ def uncertainty_within_allowance(context: dg.AssetCheckExecutionContext, mrv_hom
         metadata={"u_p": _number(u_p), "unc": _number(unc), "allowance": allowance, "eligible": eligible})
 
 
+@dg.asset(key=[GROUP, "plot_checks"], group_name=GROUP, partitions_def=vm0047_periods, deps=[ALL_BATCHES],
+          io_manager_key="period_tables", kinds=TABLE_KINDS)
+def plot_checks(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> pd.DataFrame:
+    """Each plot's area, planting units per hectare (VM0047 limit 50) and geometry problems (invalid, overlapping)."""
+    home, project, period = period_context(mrv_home.home, context.partition_key)
+    rows = _survey_rows(home, project, period)
+    table = trees.plots_table(project, rows["plantings"], rows["bund_visits"])
+    context.add_output_metadata({"plots": len(table), "max_units_per_ha": _number(table["units_per_ha"].max()),
+                                 "plots_above_limit": int(table["density_above_limit"].sum()),
+                                 "plots_with_geometry_problems": int((table["geometry_problems"] != "").sum())})
+    return table
+
+
+@dg.asset_check(asset=plot_checks, name="planting_density", partitions_def=vm0047_periods,
+                description="VM0047 census approach: at most 50 planting units per hectare per plot; plots valid and not overlapping.")
+def planting_density(plot_checks: pd.DataFrame) -> dg.AssetCheckResult:
+    dense = plot_checks[plot_checks["density_above_limit"]]
+    broken = plot_checks[plot_checks["geometry_problems"] != ""]
+    lines = [f"{r.plot_id}: {r.planting_units} units on {r.area_ha:.2f} ha = {r.units_per_ha:.1f}/ha" for r in dense.itertuples()]
+    lines += [f"{r.plot_id}: {r.geometry_problems}" for r in broken.itertuples()]
+    return dg.AssetCheckResult(
+        passed=dense.empty and broken.empty, severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(lines) or "every plot within 50 units/ha and geometrically valid",
+        metadata={"plots_above_limit": len(dense), "plots_with_geometry_problems": len(broken),
+                  "max_units_per_ha": _number(plot_checks["units_per_ha"].max())})
+
+
 @dg.asset(key=[GROUP, "verifier_package"], group_name=GROUP, partitions_def=vm0047_periods,
           ins={name: dg.AssetIn(key=[GROUP, name]) for name in
                ("tree_sample", "stratum_statistics", "emission_reductions", "calculation_steps", "event_summary")},

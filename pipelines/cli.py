@@ -38,15 +38,29 @@ def _results_table(home: DataHome, project, period_id: str, name: str) -> pd.Dat
     return pd.read_parquet(home.results / group / name / project.project_id / f"{period_id}.parquet")
 
 
+def _plot_warnings(project) -> None:
+    """Invalid or overlapping plots are reported whenever a tree project is loaded."""
+    if not project.plots_file:
+        return
+    from pipelines.quality.geo import plot_problems
+
+    for row in plot_problems(project.plots).itertuples():
+        typer.echo(f"  warning: {project.plots_file}: plot {row.plot_id}: {row.problem.replace('_', ' ')} ({row.detail})")
+
+
 @app.command()
 def ingest(file: Path = typer.Argument(..., help="Kobo CSV/XLSX or ODK Central CSV/zip export of one form"),
            project: str = typer.Option(..., "--project", help="project id (folder under projects/)")) -> None:
     """Upload one export: validate it, store accepted rows, quarantine the rest with reasons."""
     from pipelines import orchestration
 
-    summary = orchestration.ingest(_home(), project, file)
+    from pipelines.project import load_project
+
+    home = _home()
+    summary = orchestration.ingest(home, project, file)
     for line in summary.lines():
         typer.echo(line)
+    _plot_warnings(load_project(home, project))
 
 
 @app.command()
@@ -59,6 +73,7 @@ def run(project: str = typer.Option(..., "--project"), period: str = typer.Optio
     proj = load_project(home, project)
     orchestration.run_period(home, proj, period)
     typer.echo(f"{project} {period} ({proj.methodology}): computed; results under {home.results}")
+    _plot_warnings(proj)
     _echo_er(_results_table(home, proj, period, "emission_reductions"))
 
 
@@ -97,6 +112,7 @@ def demo() -> None:
         raise UserError(f"no projects under {home.projects}")
     for proj in projects:
         typer.echo(f"== {proj.project_id}: {proj.name} ({proj.methodology})")
+        _plot_warnings(proj)
         exports = sorted((proj.folder / "exports").glob("*")) if (proj.folder / "exports").exists() else []
         ordered = sorted(exports, key=lambda f: (FORM_ORDER.index(sniff(f)[0]), f.name))
         for export in ordered:

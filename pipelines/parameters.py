@@ -53,6 +53,20 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
+def _table_defaults(spec: dict[str, Any]) -> dict[str, Any]:
+    """Per-item defaults of a table (e.g. species.yaml), or nothing."""
+    if not spec.get("defaults"):
+        return {}
+    return yaml.safe_load((PARAMETERS_DIR / spec["defaults"]).read_text(encoding="utf-8")) or {}
+
+
+def _value_and_source(entry: Any, fallback_source: str, where: str) -> tuple[float, str]:
+    """A field given as a number, or as {value, source}."""
+    if isinstance(entry, dict):
+        return _number(entry.get("value"), where), str(entry.get("source") or fallback_source)
+    return _number(entry, where), fallback_source
+
+
 def resolve_parameters(project: Project) -> ParameterSet:
     """Merge the methodology defaults with the project's overrides; every value needs a number."""
     defaults = read_defaults(project.methodology)
@@ -80,18 +94,24 @@ def resolve_parameters(project: Project) -> ParameterSet:
         items = overrides.pop(table, None)
         if not isinstance(items, dict) or not items:
             raise UserError(f"{where_project}: {table!r} must list at least one {spec['key']} ({spec['source']})")
+        library = _table_defaults(spec)
         values[table] = {}
         for key, item in items.items():
+            item = item or {}
             if not isinstance(item, dict):
                 raise UserError(f"{where_project}.{table}.{key}: expected fields {', '.join(spec['fields'])}")
-            source = item.get("source") or f"project.yaml of {project.project_id}"
+            item_source = item.get("source") or f"project.yaml of {project.project_id}"
             values[table][str(key)] = {}
             for field_name, unit in spec["fields"].items():
-                if field_name not in item:
-                    raise UserError(f"{where_project}.{table}.{key}: {field_name!r} is missing")
-                number = _number(item[field_name], f"{where_project}.{table}.{key}.{field_name}")
-                values[table][str(key)][field_name] = number
-                rows.append({"name": f"{table}.{key}.{field_name}", "value": number, "unit": unit, "source": source})
+                where = f"{where_project}.{table}.{key}.{field_name}"
+                if field_name in item:
+                    value, source = _value_and_source(item[field_name], item_source, where)
+                elif field_name in library.get(str(key), {}):
+                    value, source = _value_and_source(library[str(key)][field_name], spec.get("defaults", ""), where)
+                else:
+                    raise UserError(f"{where}: missing, and no default in {spec.get('defaults') or 'the methodology file'}")
+                values[table][str(key)][field_name] = value
+                rows.append({"name": f"{table}.{key}.{field_name}", "value": value, "unit": unit, "source": source})
 
     if overrides:
         raise UserError(f"{where_project}: unknown parameter(s) {', '.join(sorted(overrides))} for {project.methodology}")

@@ -80,7 +80,7 @@ class Project:
     def boundary(self) -> shapely.Geometry:
         """The project boundary as one (Multi)Polygon in EPSG:4326."""
         frame = _read_geojson(self.folder / self.boundary_file)
-        geometry = shapely.union_all(frame.geometry.values)
+        geometry = shapely.union_all(shapely.make_valid(frame.geometry.values))
         if geometry.geom_type not in ("Polygon", "MultiPolygon"):
             raise UserError(f"{self.folder / self.boundary_file}: boundary must be a Polygon or MultiPolygon, found {geometry.geom_type}")
         return geometry
@@ -132,7 +132,7 @@ def load_project(home: DataHome, project_id: str) -> Project:
         raise UserError(f"unknown project {project_id!r}: {path} not found (projects: {known})")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for impossible dates
         raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     for key in ("project_id", "name", "methodology", "country", "boundary", "monitoring_periods"):
         if key not in doc:

@@ -1527,10 +1527,10 @@ monitoring_periods:
   - {id: MP1, start: 2025-01-01, end: 2025-12-31}
   - {id: MP2, start: 2026-01-01, end: 2026-06-30}
 parameters:
-  species:
-    MEDU: {wood_density: 0.389, root_shoot: 0.25, source: "wood_density: GWDD v2 species estimate (Fischer et al. 2026, as used by the BIOMASS R package), Melia dubia; root_shoot: illustrative, arr_methodology.md §7"}
-    TEGR: {wood_density: 0.568, root_shoot: 0.25, source: "wood_density: GWDD v2 species estimate (Fischer et al. 2026, as used by the BIOMASS R package), Tectona grandis; root_shoot: illustrative, arr_methodology.md §7"}
-    AZIN: {wood_density: 0.655, root_shoot: 0.25, source: "wood_density: GWDD v2 species estimate (Fischer et al. 2026, as used by the BIOMASS R package), Azadirachta indica; root_shoot: illustrative, arr_methodology.md §7"}
+  species:   # wood density from data/parameters/species.yaml (GWDD v2); root-to-shoot set here
+    MEDU: {root_shoot: {value: 0.25, source: "illustrative value of the worked examples, arr_methodology.md §7"}}
+    TEGR: {root_shoot: {value: 0.25, source: "illustrative value of the worked examples, arr_methodology.md §7"}}
+    AZIN: {root_shoot: {value: 0.25, source: "illustrative value of the worked examples, arr_methodology.md §7"}}
   buffer_rate: {value: 0.15, unit: fraction, source: "Sample non-permanence risk rating (synthetic)"}
 article6:
   authorized: false

@@ -14,7 +14,7 @@ EXPECTED_ASSETS = {
     "ams_ii_g/usage_sample", "ams_ii_g/device_years", "ams_ii_g/emission_reductions", "ams_ii_g/calculation_steps",
     "ams_ii_g/emission_reductions_by_model", "ams_ii_g/verifier_package",
     "vm0047/tree_sample", "vm0047/strata", "vm0047/emission_reductions", "vm0047/calculation_steps",
-    "vm0047/stratum_statistics", "vm0047/event_summary", "vm0047/verifier_package",
+    "vm0047/stratum_statistics", "vm0047/event_summary", "vm0047/plot_checks", "vm0047/verifier_package",
 }
 
 

@@ -20,6 +20,7 @@ from pipelines import atomic, warehouse
 from pipelines.errors import UserError
 from pipelines.methodology import vm0047_census
 from pipelines.monitoring.result import PeriodResult
+from pipelines.quality.geo import plot_areas_ha, plot_problems
 from pipelines.parameters import ParameterSet
 from pipelines.project import MonitoringPeriod, Project
 from pipelines.settings import DataHome
@@ -212,11 +213,36 @@ def removals(project: Project, period: MonitoringPeriod, parameters: ParameterSe
 
 # ----------------------------------------------------------------------------- the period
 
-def plots_table(project: Project) -> pd.DataFrame:
-    """The project's plot polygons as WKT (EPSG:4326)."""
+DENSITY_LIMIT_PER_HA = 50.0
+"""VM0047 v1.1 §4.3(3): the census approach applies to at most 50 planting units per hectare."""
+
+
+def plots_table(project: Project, plantings: pd.DataFrame, bund_visits: pd.DataFrame) -> pd.DataFrame:
+    """Plot polygons (WKT, EPSG:4326) with their area, planting units per hectare and geometry problems.
+
+    Planting units of a plot are its tagged trees planted by the period end plus the ``saplings_planted``
+    of its bunds at their latest visit in the period; a plot above 50 units/ha is flagged (a warning
+    with the figures, VM0047 v1.1 §4.3(3)). Invalid and overlapping plots are listed too.
+    """
     plots = project.plots
-    return pd.DataFrame({"project_id": project.project_id, "plot_id": plots["plot_id"].astype("str").to_numpy(),
-                         "geometry_wkt": plots.geometry.to_wkt().to_numpy()})
+    area = plot_areas_ha(plots)
+    tagged = plantings.groupby("plot_id")["tree_id"].nunique() if not plantings.empty else pd.Series(dtype="int64")
+    latest = vm0047_census._latest(bund_visits, "bund_id") if not bund_visits.empty else bund_visits
+    bund = latest.groupby("plot_id")["saplings_planted"].sum() if not latest.empty else pd.Series(dtype="int64")
+    ids = plots["plot_id"].astype("str")
+    table = pd.DataFrame({
+        "project_id": project.project_id, "plot_id": ids.to_numpy(),
+        "area_ha": area.reindex(ids).to_numpy(),
+        "tagged_trees": tagged.reindex(ids).fillna(0).astype("int64").to_numpy(),
+        "bund_saplings": bund.reindex(ids).fillna(0).astype("int64").to_numpy(),
+        "geometry_wkt": plots.geometry.to_wkt().to_numpy(),
+    })
+    table["planting_units"] = table["tagged_trees"] + table["bund_saplings"]
+    table["units_per_ha"] = table["planting_units"] / table["area_ha"]
+    table["density_above_limit"] = table["units_per_ha"] > DENSITY_LIMIT_PER_HA
+    problems = plot_problems(plots).groupby("plot_id")["detail"].agg("; ".join)
+    table["geometry_problems"] = table["plot_id"].map(problems).astype("str").where(table["plot_id"].isin(problems.index), "")
+    return table
 
 
 def _latest_ids(visits: pd.DataFrame, key: str) -> set[str]:
@@ -250,7 +276,7 @@ def assemble(project: Project, period: MonitoringPeriod, parameters: ParameterSe
             project_id=pid, latest_visit=bund_visits["submission_id"].astype("str").isin(latest_bunds)),
         "bund_tree_measure": measures.assign(project_id=pid,
                                              in_sample=measures["submission_id"].astype("str").isin(latest_bunds)),
-        "plots": plots_table(project),
+        "plots": plots_table(project, plantings, bund_visits),
     }
     event = summary.iloc[0]
     return PeriodResult(

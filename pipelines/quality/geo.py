@@ -71,7 +71,7 @@ def distance_outside_plots_m(latitude, longitude, plot_ids: pd.Series, plots) ->
     known = plot_ids.astype("str").isin(lookup.index).to_numpy()
     distance = np.full(len(plot_ids), np.nan)
     if known.any():
-        crs = utm_crs(shapely.union_all(lookup.values))
+        crs = utm_crs(shapely.box(*plots.total_bounds))
         projector = _projector(crs)
         x, y = projector.transform(np.asarray(longitude, dtype=float)[known], np.asarray(latitude, dtype=float)[known])
         polygons = lookup.to_crs(crs).reindex(plot_ids.astype("str")[known]).values
@@ -101,7 +101,7 @@ def plot_problems(plots) -> pd.DataFrame:
         rows.append({"plot_id": plot_id, "problem": "invalid_geometry", "detail": reason, "overlap_ha": np.nan})
     good = plots[valid]
     if len(good) > 1:
-        metric = good.to_crs(utm_crs(shapely.union_all(good.geometry.values)))
+        metric = good.to_crs(utm_crs(shapely.box(*good.total_bounds)))
         left, right = metric.sindex.query(metric.geometry, predicate="intersects")
         pairs = left < right
         left, right = left[pairs], right[pairs]
@@ -115,5 +115,5 @@ def plot_problems(plots) -> pd.DataFrame:
 
 def plot_areas_ha(plots) -> pd.Series:
     """Area of each plot in hectares (UTM), indexed by plot_id."""
-    metric = plots.to_crs(utm_crs(shapely.union_all(plots.geometry.values)))
+    metric = plots.to_crs(utm_crs(shapely.box(*plots.total_bounds)))
     return pd.Series(metric.geometry.area.to_numpy() / 10_000, index=plots["plot_id"].to_numpy())

@@ -59,7 +59,7 @@ def test_both_periods_materialize(runs):
         keys = {event.asset_key for event in result.get_asset_materialization_events()}
         assert keys == {dg.AssetKey(["vm0047", name]) for name in
                         ("tree_sample", "strata", "emission_reductions", "calculation_steps", "stratum_statistics",
-                         "event_summary", "verifier_package")}
+                         "event_summary", "plot_checks", "verifier_package")}
         for table in ("tree_sample", "strata", "emission_reductions", "calculation_steps", "stratum_statistics",
                       "event_summary"):
             assert trees.results_file(home, table, PID, period_id).exists(), (table, period_id)
@@ -90,13 +90,23 @@ def test_dagster_and_plain_chain_agree(runs):
 
 def test_uncertainty_check_warns(runs):
     _, results = runs
-    evaluations = results["MP1"].get_asset_check_evaluations()
-    assert [e.check_name for e in evaluations] == ["uncertainty_within_allowance"]
-    evaluation = evaluations[0]
+    evaluations = {e.check_name: e for e in results["MP1"].get_asset_check_evaluations()}
+    assert set(evaluations) == {"uncertainty_within_allowance", "planting_density"}
+    evaluation = evaluations["uncertainty_within_allowance"]
     # U_p of the scenario is about 30 %: above the 10 % allowance, so UNC is deducted and the check warns.
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "deducted" in evaluation.description
+
+
+def test_density_check_reports_plots_above_50_units_per_ha(runs):
+    _, results = runs
+    evaluation = {e.check_name: e for e in results["MP1"].get_asset_check_evaluations()}["planting_density"]
+    plots = pd.read_parquet(trees.results_file(runs[0], "plot_checks", PID, "MP1"))
+    dense = plots[plots["units_per_ha"] > 50]
+    assert evaluation.passed == dense.empty
+    assert list(plots["planting_units"]) == list(plots["tagged_trees"] + plots["bund_saplings"])
+    assert plots["units_per_ha"].to_numpy() == pytest.approx((plots["planting_units"] / plots["area_ha"]).to_numpy())
 
 
 def test_verifier_package(runs):
