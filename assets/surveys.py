@@ -45,7 +45,7 @@ def row_rules(context: dg.AssetCheckExecutionContext, mrv_home: MrvHome) -> dg.A
 
 
 @dg.asset(key=["surveys", "accepted_rows"], group_name="surveys", partitions_def=survey_batches,
-          deps=[batch_upload], kinds={"duckdb"})
+          deps=[batch_upload], kinds={"duckdb"}, pool="warehouse_writer")
 def accepted_rows(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> dg.MaterializeResult:
     """Rows of the batch accepted into the warehouse; the rest quarantined with reasons; the field team's feedback file."""
     home = mrv_home.home

@@ -94,8 +94,68 @@ def report(project: str = typer.Option(..., "--project"), period: str = typer.Op
     if target != source.resolve():
         with atomic_directory(target) as building:
             shutil.copytree(source, building, dirs_exist_ok=True)
-    typer.echo(f"verifier package for {project} {period}: {target}")
+    typer.echo(f"verifier package for {project} {period} ({source.name}): {target}")
     _echo_er(_results_table(home, proj, period, "emission_reductions"))
+
+
+@app.command()
+def backfill(project: str = typer.Option(..., "--project"),
+             first: str = typer.Option(None, "--from", help="first period (default: the project's first)"),
+             last: str = typer.Option(None, "--to", help="last period (default: the project's last)")) -> None:
+    """Compute and report a range of periods in order, one Dagster run and one report version per period."""
+    from pipelines import orchestration
+    from pipelines.periods import package_dir
+    from pipelines.project import load_project
+
+    home = _home()
+    proj = load_project(home, project)
+    ids = [p.id for p in proj.periods]
+    start = ids.index(proj.period(first).id) if first else 0
+    stop = ids.index(proj.period(last).id) if last else len(ids) - 1
+    if stop < start:
+        raise UserError(f"--from {first} comes after --to {last} in {project}'s monitoring periods")
+    for period_id in ids[start:stop + 1]:
+        orchestration.run_period(home, proj, period_id, with_package=True)
+        er = _results_table(home, proj, period_id, "emission_reductions")
+        typer.echo(f"{project} {period_id}: {er['er_tco2e'].sum():,.4f} tCO2e -> {package_dir(home, project, period_id)}")
+
+
+@app.command()
+def versions(project: str = typer.Option(..., "--project"), period: str = typer.Option(..., "--period")) -> None:
+    """List the report versions of a period: when, with which parameters, code and batches."""
+    from pipelines import versions as report_versions
+
+    home = _home()
+    listed = report_versions.list_versions(home, project, period)
+    if not listed:
+        raise UserError(f"{project} {period} has no report versions yet")
+    for v in listed:
+        typer.echo(f"{v.version}  {v.created_at}  ER {v.er_tco2e:,.4f} tCO2e  batches {v.batches}  "
+                   f"parameters {v.parameters_sha256[:12]}  code {v.code_version}")
+
+
+@app.command()
+def diff(project: str = typer.Option(..., "--project"), period: str = typer.Option(..., "--period"),
+         old: str = typer.Option(None, "--from", help="older version (default: the second newest)"),
+         new: str = typer.Option(None, "--to", help="newer version (default: the newest)")) -> None:
+    """Show, step by step, which values changed between two report versions of a period, and by how much."""
+    from pipelines import versions as report_versions
+
+    before, after, changes = report_versions.diff_versions(_home(), project, period, old, new)
+    typer.echo(f"{project} {period}: {before.version} ({before.created_at}) -> {after.version} ({after.created_at})")
+    if before.parameters_sha256 != after.parameters_sha256:
+        typer.echo(f"  parameters {before.parameters_sha256[:12]} -> {after.parameters_sha256[:12]}")
+    if before.batches != after.batches:
+        typer.echo(f"  batches {before.batches} -> {after.batches}")
+    if before.code_version != after.code_version:
+        typer.echo(f"  code {before.code_version} -> {after.code_version}")
+    if changes.empty:
+        typer.echo("  no value changed")
+    for row in changes.itertuples():
+        scope = f" [{row.scope}]" if row.scope else ""
+        rel = f" ({row.relative_change:+.2%})" if pd.notna(row.relative_change) and abs(row.relative_change) != float("inf") else ""
+        typer.echo(f"  {row.kind:<9} {row.name}{scope}: {row.old:.6g} -> {row.new:.6g} {row.unit or ''}"
+                   f" change {row.change:+.6g}{rel}")
 
 
 @app.command()

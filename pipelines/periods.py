@@ -11,7 +11,8 @@ from pipelines.errors import UserError
 from pipelines.monitoring.result import PeriodResult
 from pipelines.parameters import resolve_parameters
 from pipelines.project import PARTITION_SEPARATOR, MonitoringPeriod, Project, load_project
-from pipelines.report.package import write_package
+from pipelines import versions
+from pipelines.report.package import code_version, write_package
 from pipelines.settings import DataHome
 
 
@@ -56,10 +57,24 @@ def project_findings(home: DataHome, project: Project) -> dict[str, pd.DataFrame
 
 
 def package_dir(home: DataHome, project_id: str, period_id: str) -> Path:
-    return home.reports / project_id / period_id
+    """The newest version of a period's verifier package."""
+    return versions.latest_dir(home, project_id, period_id)
 
 
 def write_period_package(home: DataHome, result: PeriodResult) -> Path:
-    """Write the verifier package of a computed period into the data home."""
+    """Write the verifier package of a computed period as a version in the data home.
+
+    Unchanged inputs (parameters, code, batches) rewrite the same version; anything else adds one.
+    """
     project = load_project(home, result.project_id)
-    return write_package(result, project_findings(home, project), package_dir(home, result.project_id, result.period_id))
+    version = versions.new_version(result.project_id, result.period_id, home,
+                                   parameters_sha256=result.parameters_sha256, code_version=code_version(),
+                                   methodology_version=result.methodology_version,
+                                   er_tco2e=float(result.emission_reductions["er_tco2e"].sum()))
+    target = versions.version_dir(home, result.project_id, result.period_id, version.version)
+    extra = {**project_findings(home, project),
+             "report_version": pd.DataFrame([{"version": version.version, "fingerprint": version.fingerprint,
+                                              "batches": version.batches}])}
+    write_package(result, extra, target)
+    versions.record_version(home, result.project_id, result.period_id, version)
+    return target

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 from support import stove, visit, write_export
 
-from pipelines import ingest, orchestration
+from pipelines import ingest, orchestration, periods
 from pipelines.definitions import build_definitions
 from pipelines.project import load_project
 
@@ -52,7 +52,7 @@ def test_period_assets_write_a_verifier_package(home, tmp_path):
     orchestration.ingest(home, "T-CS-1", write_export(tmp_path / "u.csv", "cookstove_usage", [visit(i) for i in range(1, 5)]))
     project = load_project(home, "T-CS-1")
     orchestration.run_period(home, project, "MP1", with_package=True)
-    package = home.reports / "T-CS-1" / "MP1"
+    package = periods.package_dir(home, "T-CS-1", "MP1")
     manifest = json.loads((package / "manifest.json").read_text())
     assert {"report.duckdb", "parquet/emission_reductions.parquet", "parquet/stove_distribution.parquet"} <= set(manifest["files"])
     with duckdb.connect(str(package / "report.duckdb"), read_only=True) as con:

@@ -1,0 +1,116 @@
+"""Running it like a data platform: upload folder sensor, nightly schedule, report versions, concurrency."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import dagster as dg
+import pytest
+from support import COOKSTOVE_YAML, make_project, stove, visit, write_export
+
+from pipelines import ingest, orchestration, versions, warehouse
+from pipelines.definitions import build_definitions
+from pipelines.errors import WarehouseBusy
+from pipelines.project import load_project
+
+
+def evaluate_sensor(home, name):
+    defs = build_definitions(home)
+    instance = orchestration.instance_for(home)
+    sensor = defs.resolve_sensor_def(name)
+    context = dg.build_sensor_context(instance=instance, definitions=defs, resources={"mrv_home": defs.resources["mrv_home"]})
+    return sensor(context), instance, defs  # the sensor's own result, as the daemon receives it
+
+
+def test_upload_folder_sensor_registers_ingests_and_files_away(home, tmp_path):
+    inbox = home.project_dir("T-CS-1") / "upload"
+    write_export(inbox / "dist.csv", "stove_distribution", [stove(1), stove(2)])
+    (inbox / "notes.txt").write_text("not an export")
+    result, instance, defs = evaluate_sensor(home, "upload_folder")
+    assert len(result.run_requests) == 1
+    key = result.run_requests[0].partition_key
+    assert key.startswith("T-CS-1:")
+    assert (inbox / "done" / "dist.csv").exists() and not (inbox / "dist.csv").exists()
+    error = (inbox / "rejected" / "notes.txt.error.txt").read_text()
+    assert "unsupported file type" in error
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    run = defs.resolve_job_def("ingest_batch").execute_in_process(partition_key=key, instance=instance)
+    assert run.success
+    assert ingest.read_summary(home, ingest.load_upload(home, key)).accepted == 2
+    again, _, _ = evaluate_sensor(home, "upload_folder")
+    assert not again.run_requests  # nothing waiting: the folder was emptied
+
+
+def test_nightly_schedule_requests_only_open_periods(home):
+    make_project(home, "T-CS-1", COOKSTOVE_YAML.replace(
+        "  - {{id: MP1, start: 2024-07-01, end: 2025-06-30}}",
+        "  - {{id: MP0, start: 2023-07-01, end: 2024-06-30}}\n  - {{id: MP1, start: 2024-07-01, end: 2025-06-30}}"))
+    defs = build_definitions(home)
+    schedule = defs.resolve_schedule_def("nightly_ams_ii_g_period")
+    when = dt.datetime(2025, 8, 1, 2, 0, tzinfo=dt.timezone.utc)
+    context = dg.build_schedule_context(scheduled_execution_time=when, resources={"mrv_home": defs.resources["mrv_home"]})
+    requests = list(schedule(context))
+    assert [r.partition_key for r in requests] == ["T-CS-1:MP1"]  # MP0 closed more than 90 days ago
+
+
+def test_a_parameter_change_makes_a_new_version_and_the_diff_shows_it(home, tmp_path):
+    orchestration.ingest(home, "T-CS-1", write_export(tmp_path / "d.csv", "stove_distribution", [stove(i) for i in range(1, 6)]))
+    orchestration.ingest(home, "T-CS-1", write_export(tmp_path / "u.csv", "cookstove_usage", [visit(i) for i in range(1, 6)]))
+    project = load_project(home, "T-CS-1")
+    orchestration.run_period(home, project, "MP1", with_package=True)
+    orchestration.run_period(home, project, "MP1", with_package=True)  # unchanged inputs: same version
+    assert [v.version for v in versions.list_versions(home, "T-CS-1", "MP1")] == ["v001"]
+    make_project(home, "T-CS-1", COOKSTOVE_YAML.replace("fnrb: 0.30", "fnrb: 0.07"))
+    orchestration.run_period(home, load_project(home, "T-CS-1"), "MP1", with_package=True)
+    listed = versions.list_versions(home, "T-CS-1", "MP1")
+    assert [v.version for v in listed] == ["v001", "v002"]
+    assert listed[0].parameters_sha256 != listed[1].parameters_sha256
+    assert (versions.version_dir(home, "T-CS-1", "MP1", "v001") / "report.duckdb").exists()  # still retrievable
+    old, new, changes = versions.diff_versions(home, "T-CS-1", "MP1")
+    by_name = changes.set_index(["kind", "name", "scope"])
+    assert by_name.loc[("parameter", "fnrb", ""), "old"] == 0.30 and by_name.loc[("parameter", "fnrb", ""), "new"] == 0.07
+    er = by_name.loc[("step", "emission_reductions", "")]
+    assert er["relative_change"] == pytest.approx(0.07 / 0.30 - 1, rel=1e-9)  # ER is linear in fNRB
+    assert ("step", "usage_rate_applied", "") not in by_name.index  # unchanged values are not listed
+
+
+def test_a_second_writer_waits_then_fails_with_a_clear_message(home):
+    with warehouse.connect(home, write=True):
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusy, match="busy: another mrv process is writing"):
+            with warehouse.connect(home, write=True, timeout=0.5):
+                pass
+        assert time.monotonic() - started >= 0.5
+
+
+def test_a_waiting_writer_proceeds_when_the_first_finishes(home):
+    done = []
+
+    def second():
+        with warehouse.connect(home, write=True, timeout=10):
+            done.append(time.monotonic())
+
+    with warehouse.connect(home, write=True):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.5)
+        released = time.monotonic()
+    thread.join(timeout=15)
+    assert done and done[0] >= released
+
+
+def test_two_concurrent_ingest_processes_both_land(home, tmp_path):
+    files = [write_export(tmp_path / "a.csv", "stove_distribution", [stove(i) for i in range(1, 40)]),
+             write_export(tmp_path / "b.csv", "stove_distribution", [stove(i) for i in range(40, 80)], "odk")]
+    env = {**os.environ, "MRV_HOME": str(home.root)}
+    procs = [subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ingest", str(f), "--project", "T-CS-1"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    with warehouse.connect(home) as con:
+        assert con.execute("SELECT count(*) FROM stove_distribution WHERE accepted").fetchone()[0] == 79
+        assert con.execute("SELECT count(*) FROM batches").fetchone()[0] == 2
