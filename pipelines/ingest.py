@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import atomic, warehouse
+from pipelines.feedback import feedback_path, write_feedback
 from pipelines.errors import UserError
 from pipelines.forms import load_form
 from pipelines.parameters import resolve_parameters
@@ -32,7 +33,6 @@ from pipelines.quality import integrity
 from pipelines.quality.expectations import EARLIEST_DATE, RowValidation, load_suite, validate_rows
 from pipelines.quality.geo import (DEFAULT_ACCURACY_M, distance_outside_plots_m, lines_outside_m,
                                    outside_by_more_than_accuracy)
-from pipelines.quality.reasons import QUARANTINE, REASONS, WARNING
 from pipelines.readers.canonical import read_export, sniff, stored_columns, table_name
 from pipelines.settings import DataHome
 
@@ -440,42 +440,6 @@ def _replace_quarantined(con, upload: Upload, rows: pd.DataFrame, frames) -> Non
                         "AND submission_id IN (SELECT submission_id FROM resent)", [upload.project_id, form])
     finally:
         con.unregister("resent")
-
-
-# ----------------------------------------------------------------------------- feedback
-
-def feedback_path(home: DataHome, upload: Upload) -> Path:
-    stem = Path(upload.source_name).stem
-    return home.feedback / upload.project_id / f"{upload.batch_id}-{stem}.csv"
-
-
-def write_feedback(home: DataHome, upload: Upload, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
-                   warnings: pd.DataFrame) -> Path:
-    """One CSV row per (row, reason): what is wrong in plain words and what to do."""
-    parts = []
-    for kind, table in ((QUARANTINE, quarantine), (WARNING, warnings)):
-        if table.empty:
-            continue
-        parts.append(pd.DataFrame({
-            "row": table["source_row"], "submission_id": table["submission_id"], "runner_id": table["runner_id"],
-            "status": "quarantined" if kind == QUARANTINE else "warning", "reason_code": table["reason"],
-            "reason": table["reason"].map(lambda c: REASONS[c].meaning if c in REASONS else c),
-            "what_to_do": table["reason"].map(lambda c: REASONS[c].action if c in REASONS else ""),
-            "detail": table["detail"],
-        }))
-    if not duplicates.empty:
-        parts.append(pd.DataFrame({
-            "row": duplicates["source_row"], "submission_id": duplicates["submission_id"],
-            "runner_id": duplicates["runner_id"], "status": "duplicate (ignored)", "reason_code": "duplicate_submission",
-            "reason": "This submission was already received; it is counted once.", "what_to_do": "Nothing.",
-            "detail": "",
-        }))
-    columns = ["row", "submission_id", "runner_id", "status", "reason_code", "reason", "what_to_do", "detail"]
-    feedback = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    feedback = feedback.sort_values(["runner_id", "row", "reason_code"], kind="stable")
-    target = feedback_path(home, upload)
-    atomic.write_csv(target, feedback[columns])
-    return target
 
 
 def read_summary(home: DataHome, upload: Upload) -> BatchSummary:
