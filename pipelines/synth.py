@@ -1890,6 +1890,76 @@ another tree of the same plot, so the tree it really was goes without a visit in
 {_common_readme_tail(project, seed, "generate_in_mh_af_001")}"""
 
 
+SCALED_FAULTS = ("blank", "set", "wrong_project", "no_gps", "outside_boundary", "future_date", "short_interview",
+                 "low_gps_accuracy", "duplicate_id", "unknown_id", "photo_reused")
+
+
+def synth_cookstove_project(projects_dir: str | Path, project_id: str, n_stoves: int, n_visits: int, *,
+                            seed: int = 1, fault_rate: float = 0.01, flavours: tuple[str, str] = ("kobo_csv", "odk_csv"),
+                            batches: int = 1) -> SampleProject:
+    """A cookstove project of any size, deterministic from `seed`, for benchmarks and load tests.
+
+    `n_stoves` distribution records and `n_visits` usage visits, split into `batches` export files per
+    form (flavours: distribution, usage); each applicable fault of the contract is injected into
+    about `fault_rate` of the submissions (0 for clean data). The project folder gets project.yaml,
+    boundary.geojson and ``exports/`` like the bundled samples.
+    """
+    folder = Path(projects_dir) / project_id
+    boundary = make_boundary(23.10, 77.28, 60.0, 40.0, stage_rng(seed, "boundary"))
+    villages = max(18, -(-n_stoves // 500))  # one runner per village, ~500 stoves each
+    team = make_team(1, villages, stage_rng(seed, "team"))
+    dist_truth = make_stove_distribution(
+        n_stoves, project_id=project_id, boundary=boundary, rng=stage_rng(seed, "distribution"),
+        first_day="2024-03-01", last_day="2024-10-31", models={"ACME-R1": 0.6, "ACME-D2": 0.4}, team=team,
+        n_villages=villages)
+    dist = to_submissions(dist_truth, load_form("stove_distribution"), server_id_base=500_000_000)
+    usage_truth = make_cookstove_usage(dist_truth, n_visits, rng=stage_rng(seed, "usage"), first_day="2025-01-02",
+                                       last_day="2025-06-30", team=team)
+    usage = to_submissions(usage_truth, load_form("cookstove_usage"), server_id_base=600_000_000)
+    faults = []
+    if fault_rate > 0:
+        specs = {
+            "stove_distribution": [
+                FaultSpec("blank", question="household_id", rate=fault_rate),
+                FaultSpec("set", question="stove_model", value="ACME-X9", rate=fault_rate),
+                FaultSpec("wrong_project", value=f"{project_id}-X", rate=fault_rate),
+                FaultSpec("no_gps", rate=fault_rate), FaultSpec("outside_boundary", rate=fault_rate),
+                FaultSpec("future_date", question="commissioned_on", rate=fault_rate),
+                FaultSpec("short_interview", rate=fault_rate), FaultSpec("low_gps_accuracy", rate=fault_rate),
+                FaultSpec("duplicate_id", question="stove_serial", copy=("stove_model",), rate=fault_rate),
+                FaultSpec("photo_reused", question="photo_stove", rate=fault_rate),
+            ],
+            "cookstove_usage": [
+                FaultSpec("blank", question="household_size", rate=fault_rate),
+                FaultSpec("set", question="household_size", value="45", rate=fault_rate),
+                FaultSpec("wrong_project", value=f"{project_id}-X", rate=fault_rate),
+                FaultSpec("no_gps", rate=fault_rate), FaultSpec("outside_boundary", rate=fault_rate),
+                FaultSpec("future_date", question="visit_date", rate=fault_rate),
+                FaultSpec("short_interview", rate=fault_rate), FaultSpec("low_gps_accuracy", rate=fault_rate),
+                FaultSpec("unknown_id", question="stove_serial", value="ACM24-9#####", rate=fault_rate),
+            ],
+        }
+        dist, f1 = inject_faults(dist, specs["stove_distribution"], stage_rng(seed, "distribution-faults"), boundary=boundary)
+        usage, f2 = inject_faults(usage, specs["cookstove_usage"], stage_rng(seed, "usage-faults"), boundary=boundary)
+        faults = [f1, f2]
+    exports: list[ExportFile] = []
+    for form_id, subs, flavour in (("stove_distribution", dist, flavours[0]), ("cookstove_usage", usage, flavours[1])):
+        ids = subs.main["submission_id"]
+        for b, chunk in enumerate(np.array_split(np.arange(len(ids)), batches)):
+            suffix = {"kobo_csv": "csv", "kobo_xlsx": "xlsx", "odk_csv": "csv", "odk_zip": "zip"}[flavour]
+            exports.append(ExportFile(f"{form_id}_{b + 1:04d}.{suffix}", form_id, flavour, form_id,
+                                      pd.Index(ids.iloc[chunk])))
+    project = SampleProject(project_id, folder, boundary, {"stove_distribution": dist_truth, "cookstove_usage": usage_truth},
+                            {"stove_distribution": dist, "cookstove_usage": usage}, exports,
+                            pd.concat(faults, ignore_index=True) if faults else pd.DataFrame(columns=FAULT_COLUMNS))
+    (folder / "exports").mkdir(parents=True, exist_ok=True)
+    (folder / "project.yaml").write_text(MP_PROJECT_YAML.replace("IN-MP-CS-001", project_id), encoding="utf-8")
+    (folder / "boundary.geojson").write_text(_geojson([_feature(boundary, {"project_id": project_id})]), encoding="utf-8")
+    for export in exports:
+        write_export(project.submissions[export.dataset], export, folder / "exports")
+    return project
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the bundled sample projects (``python -m pipelines.synth``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
