@@ -190,6 +190,31 @@ def demo() -> None:
 
 
 @app.command()
+def synth(project: str = typer.Option(..., "--project", help="id of the project to create under projects/"),
+          stoves: int = typer.Option(1000, "--stoves", help="stove distribution records"),
+          visits: int = typer.Option(800, "--visits", help="usage visits (at most one per stove)"),
+          seed: int = typer.Option(1, "--seed"),
+          fault_rate: float = typer.Option(0.01, "--fault-rate", help="share of submissions given each fault"),
+          batches: int = typer.Option(1, "--batches", help="export files per form"),
+          flavour: str = typer.Option("mixed", "--flavour", help="kobo, odk or mixed (Kobo register, ODK visits)")) -> None:
+    """Generate a synthetic cookstove project of any size (deterministic from the seed) with Kobo/ODK exports."""
+    from pipelines.synth import synth_cookstove_project
+
+    flavours = {"kobo": ("kobo_csv", "kobo_csv"), "odk": ("odk_csv", "odk_csv"), "mixed": ("kobo_csv", "odk_csv")}
+    if flavour not in flavours:
+        raise UserError(f"--flavour must be one of {', '.join(flavours)}")
+    if visits > stoves:
+        raise UserError("--visits cannot exceed --stoves (one visit per stove)")
+    home = _home()
+    if home.project_dir(project).exists():
+        raise UserError(f"{home.project_dir(project)} already exists; choose another --project")
+    generated = synth_cookstove_project(home.projects, project, stoves, visits, seed=seed, fault_rate=fault_rate,
+                                        batches=batches, flavours=flavours[flavour])
+    typer.echo(f"{project}: {len(generated.exports)} export(s) in {generated.folder / 'exports'}; "
+               f"{len(generated.faults)} injected fault rows")
+
+
+@app.command()
 def dev(port: int = typer.Option(3000, "--port")) -> None:
     """Start the Dagster UI (``dagster dev -w workspace.yaml``) on the data home's instance."""
     import os
