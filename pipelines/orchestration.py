@@ -6,6 +6,7 @@ command line is a partition with its run and check results in the UI, and vice v
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import warnings
 from pathlib import Path
@@ -22,9 +23,17 @@ USER_ERRORS = {"UserError", "WarehouseBusy"}
 
 
 def instance_for(home: DataHome) -> dg.DagsterInstance:
+    """The data home's Dagster instance (created on first use, with telemetry off)."""
     home.ensure_dagster_home()
     logging.getLogger("dagster").setLevel(logging.ERROR)
-    return dg.DagsterInstance.get()
+    home.locks.mkdir(parents=True, exist_ok=True)
+    # Two commands opening a new data home at once would both create the instance's SQLite schema.
+    with open(home.locks / "dagster-instance.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            return dg.DagsterInstance.get()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def register_periods(instance: dg.DagsterInstance, home: DataHome, projects: list[Project] | None = None) -> None:

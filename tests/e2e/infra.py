@@ -1,0 +1,131 @@
+"""Helpers of the end-to-end suites: the skip-or-fail rule, free ports, a throwaway PostgreSQL cluster.
+
+Imported as ``e2e.infra`` (tests/ is on the path); the fixtures live in conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REQUIRED = os.environ.get("MRV_E2E", "").strip().lower() == "require"
+COMMAND_TIMEOUT = 60  # seconds, for every initdb / pg_ctl call
+
+
+def need(ok: object, reason: str) -> None:
+    """Skip (or, under ``MRV_E2E=require``, fail) unless `ok`."""
+    if ok:
+        return
+    if REQUIRED:
+        pytest.fail(f"{reason} (MRV_E2E=require: CI must run this test)", pytrace=False)
+    pytest.skip(reason)
+
+
+def need_module(name: str) -> None:
+    try:
+        __import__(name)
+    except ImportError:
+        need(False, f"Python package {name!r} is missing: pip install -e '.[e2e]' (or make install-e2e)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def postgres_bindir() -> Path | None:
+    """The folder of initdb/pg_ctl: on PATH, else Debian's /usr/lib/postgresql/<version>/bin (newest)."""
+    on_path = shutil.which("pg_ctl")
+    if on_path and shutil.which("initdb"):
+        return Path(on_path).resolve().parent
+    versions = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl") if (p.parent / "initdb").exists()]
+    versions.sort(key=lambda b: int(b.parent.name) if b.parent.name.isdigit() else 0)
+    return versions[-1] if versions else None
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+    bindir: Path
+    log: Path
+
+    def connect(self, database: str | None = None):
+        import psycopg2
+
+        return psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                                dbname=database or self.database, connect_timeout=10)
+
+    def env(self) -> dict[str, str]:
+        """The variables the documented dagster.yaml reads (docs/operations.md)."""
+        return {"DAGSTER_PG_HOST": self.host, "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USERNAME": self.user,
+                "DAGSTER_PG_PASSWORD": self.password, "DAGSTER_PG_DB": self.database}
+
+
+class Cluster:
+    """initdb + pg_ctl on a private data directory; as root, every command runs as the `postgres` user."""
+
+    def __init__(self, bindir: Path, base: Path, run_as: str | None):
+        self.bindir, self.base, self.run_as = bindir, base, run_as
+        self.data = base / "data"
+        self.log = base / "server.log"
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [str(self.bindir / argv[0]), *argv[1:]]
+        if self.run_as:
+            command = ["runuser", "-u", self.run_as, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, cwd=self.base)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:2])} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+                               f"\n{self.log_tail()}")
+        return result
+
+    def log_tail(self) -> str:
+        try:
+            return "server log:\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            return ""
+
+    def init(self, user: str, password: str) -> None:
+        pwfile = self.base / "pwfile"
+        pwfile.write_text(password + "\n")
+        if self.run_as:
+            shutil.chown(pwfile, self.run_as)
+        self.run("initdb", "-D", str(self.data), "-U", user, f"--pwfile={pwfile}", "-A", "scram-sha-256",
+                 "-E", "UTF8", "--no-locale", "--no-sync")
+        pwfile.unlink()
+
+    def start(self, port: int) -> bool:
+        """Start on 127.0.0.1:`port` only (no Unix socket); False when the port was taken meanwhile."""
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"\n# tests/e2e: throwaway server\nlisten_addresses = '127.0.0.1'\nport = {port}\n"
+                       "unix_socket_directories = ''\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+        result = self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "start", check=False)
+        if result.returncode == 0:
+            return True
+        if "already in use" in self.log_tail():
+            return False
+        raise RuntimeError(f"pg_ctl start failed:\n{result.stdout}{result.stderr}\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if not (self.data / "postmaster.pid").exists():
+            return
+        try:
+            if self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop", check=False).returncode == 0:
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "15", "stop", check=False)
