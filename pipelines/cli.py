@@ -224,6 +224,12 @@ def dev(port: int = typer.Option(3000, "--port")) -> None:
     home = _home()
     home.ensure_dagster_home()
     os.chdir(REPO_ROOT)
+    import signal
+
+    # A shell that started us with SIGINT ignored (nohup, service wrappers) would pass that on through
+    # exec, and dagster dev could then not be stopped with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     dagster = Path(sys.executable).with_name("dagster")
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"])
 
