@@ -3,8 +3,9 @@
 import dagster as dg
 
 from assets.partitions import survey_batches
-from pipelines import ingest
+from pipelines import feedback, ingest
 from pipelines.project import load_project
+from pipelines.quality import risk
 from pipelines.resources import MrvHome
 
 
@@ -57,4 +58,39 @@ def accepted_rows(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> dg.Ma
         **{f"quarantined/{k}": dg.MetadataValue.int(v) for k, v in summary.quarantined_by_reason.items()},
         **{f"warnings/{k}": dg.MetadataValue.int(v) for k, v in summary.warnings_by_reason.items()},
         "feedback": dg.MetadataValue.path(summary.feedback_path),
+        "feedback_workbook": dg.MetadataValue.path(str(feedback.workbook_path(home, upload))),
     })
+
+
+@dg.asset_check(asset=accepted_rows, name="runner_risk", blocking=False, partitions_def=survey_batches,
+                description="Per runner: short interviews, impossible speeds, reused photos, households on one GPS spot, "
+                            "identical answers; a transparent score (docs/field_teams.md). Warns, never blocks.")
+def runner_risk(context: dg.AssetCheckExecutionContext, mrv_home: MrvHome) -> dg.AssetCheckResult:
+    upload = ingest.load_upload(mrv_home.home, context.partition_key)
+    summary = feedback.batch_risk(mrv_home.home, upload)
+    runners = summary[summary["runner_id"] != risk.ALL_RUNNERS]
+    high = runners[runners["level"] == "high"].sort_values("score", ascending=False)
+    medium = runners[runners["level"] == "medium"]
+    return dg.AssetCheckResult(
+        passed=high.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"back-check first: {', '.join(high['runner_id'])}" if not high.empty
+                     else "no runner at high risk"),
+        metadata={"runners": dg.MetadataValue.md(risk.markdown_table(summary)),
+                  "runners_high": dg.MetadataValue.int(len(high)), "runners_medium": dg.MetadataValue.int(len(medium)),
+                  "highest_score": dg.MetadataValue.float(float(runners["score"].max()) if not runners.empty else 0.0)},
+    )
+
+
+@dg.asset(key=["surveys", "review_writeback"], group_name="surveys", partitions_def=survey_batches,
+          deps=[accepted_rows], kinds={"python"})
+def review_writeback(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> dg.MaterializeResult:
+    """The batch's QA verdicts sent back to ODK Central (review state) or KoboToolbox (validation status), when MRV_WRITEBACK is set."""
+    from pipelines import writeback
+    from pipelines.settings import writeback_settings
+
+    upload = ingest.load_upload(mrv_home.home, context.partition_key)
+    sent = writeback.write_back(mrv_home.home, upload, writeback_settings())
+    if sent.status != "off":
+        (context.log.info if sent.ok else context.log.warning)(sent.line())
+    return dg.MaterializeResult(metadata=sent.metadata())

@@ -16,6 +16,7 @@ import typer
 
 from pipelines.errors import UserError
 from pipelines.settings import DataHome
+from pipelines.writeback import cli as writeback_cli
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Field MRV: survey batches in, emission reductions and verifier packages out.")
@@ -232,6 +233,9 @@ def dev(port: int = typer.Option(3000, "--port")) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     dagster = Path(sys.executable).with_name("dagster")
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"])
+
+
+app.command("writeback")(writeback_cli)
 
 
 def _quarantine_counts(home: DataHome, project_id: str) -> dict[str, int]:

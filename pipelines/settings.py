@@ -9,7 +9,7 @@ was started.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -95,3 +95,39 @@ class DataHome:
 def lock_timeout_seconds() -> float:
     """How long a writer waits for the warehouse before giving up (``MRV_LOCK_TIMEOUT``)."""
     return float(os.environ.get("MRV_LOCK_TIMEOUT", "120"))
+
+
+@dataclass(frozen=True)
+class WriteBackSettings:
+    """Where QA verdicts go back to, if anywhere (``MRV_WRITEBACK=odk|kobo|off``, default off).
+
+    ODK Central: ``MRV_ODK_URL``, ``MRV_ODK_EMAIL``, ``MRV_ODK_PASSWORD``, ``MRV_ODK_PROJECT`` (numeric
+    project id) and ``MRV_ODK_FORM`` (the xmlFormId; or ``form=xmlFormId,…`` per pipeline form;
+    blank means the pipeline's form id, which is the XLSForm's ``form_id``).
+    KoboToolbox: ``MRV_KOBO_URL`` (e.g. ``https://kf.kobotoolbox.org``), ``MRV_KOBO_TOKEN`` and
+    ``MRV_KOBO_ASSET`` (the form's asset uid; or ``form=uid,…`` per pipeline form).
+    """
+
+    target: str = "off"
+    odk_url: str = ""
+    odk_email: str = ""
+    odk_password: str = field(default="", repr=False)
+    odk_project: str = ""
+    odk_form: str = ""
+    kobo_url: str = ""
+    kobo_token: str = field(default="", repr=False)
+    kobo_asset: str = ""
+    timeout_seconds: float = 30.0
+
+
+def writeback_settings() -> WriteBackSettings:
+    """The write-back settings from the environment (secrets are kept out of the repr)."""
+    env = {name: os.environ.get(name, "").strip() for name in (
+        "MRV_WRITEBACK", "MRV_ODK_URL", "MRV_ODK_EMAIL", "MRV_ODK_PASSWORD", "MRV_ODK_PROJECT", "MRV_ODK_FORM",
+        "MRV_KOBO_URL", "MRV_KOBO_TOKEN", "MRV_KOBO_ASSET")}
+    return WriteBackSettings(
+        target=(env["MRV_WRITEBACK"] or "off").lower(),
+        odk_url=env["MRV_ODK_URL"], odk_email=env["MRV_ODK_EMAIL"], odk_password=env["MRV_ODK_PASSWORD"],
+        odk_project=env["MRV_ODK_PROJECT"], odk_form=env["MRV_ODK_FORM"],
+        kobo_url=env["MRV_KOBO_URL"], kobo_token=env["MRV_KOBO_TOKEN"], kobo_asset=env["MRV_KOBO_ASSET"],
+    )

@@ -10,7 +10,7 @@ from pipelines.definitions import defs
 REPO = Path(__file__).resolve().parents[1]
 
 EXPECTED_ASSETS = {
-    "surveys/batch_upload", "surveys/accepted_rows",
+    "surveys/batch_upload", "surveys/accepted_rows", "surveys/review_writeback",
     "ams_ii_g/usage_sample", "ams_ii_g/device_years", "ams_ii_g/emission_reductions", "ams_ii_g/calculation_steps",
     "ams_ii_g/emission_reductions_by_model", "ams_ii_g/verifier_package",
     "vm0047/tree_sample", "vm0047/strata", "vm0047/emission_reductions", "vm0047/calculation_steps",
