@@ -16,6 +16,7 @@ import typer
 
 from pipelines.errors import UserError
 from pipelines.settings import DataHome
+from pipelines.report.commands import sample_command, verify_command
 from pipelines.writeback import cli as writeback_cli
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -236,6 +237,8 @@ def dev(port: int = typer.Option(3000, "--port")) -> None:
 
 
 app.command("writeback")(writeback_cli)
+app.command("verify")(verify_command)
+app.command("sample")(sample_command)
 
 
 def _quarantine_counts(home: DataHome, project_id: str) -> dict[str, int]:
@@ -248,7 +251,9 @@ def _quarantine_counts(home: DataHome, project_id: str) -> dict[str, int]:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of exiting
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as exc:
         print(f"mrv: error: {exc}", file=sys.stderr)
         sys.exit(2)

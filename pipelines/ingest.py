@@ -402,7 +402,9 @@ def commit_batch(home: DataHome, upload: Upload, project: Project) -> BatchSumma
         warning_table = _with_submission(warnings, rows, upload)
         rejected = set(quarantine_table["source_row"])
         rows["accepted"] = ~rows["source_row"].isin(rejected)
-        rows["project_id"] = rows["project_id"] if "project_id" in rows else upload.project_id
+        # Rows are stored under the project they were uploaded to; a wrong_project row's own answer stays
+        # in its quarantine detail and in the kept upload.
+        rows["project_id"] = upload.project_id
 
         con.execute("BEGIN TRANSACTION")
         try:

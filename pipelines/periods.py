@@ -12,7 +12,8 @@ from pipelines.monitoring.result import PeriodResult
 from pipelines.parameters import resolve_parameters
 from pipelines.project import PARTITION_SEPARATOR, MonitoringPeriod, Project, load_project
 from pipelines import versions
-from pipelines.report.package import code_version, write_package
+from pipelines.report import article6
+from pipelines.report.package import SITE_VISIT_TABLE, code_version, write_package
 from pipelines.settings import DataHome
 
 
@@ -53,7 +54,51 @@ def project_findings(home: DataHome, project: Project) -> dict[str, pd.DataFrame
             "SELECT batch_id, project_id, form, flavour, source_file, sha256, uploaded_at, rows_read, accepted, "
             "duplicates, quarantined, warned, committed_at FROM batches WHERE project_id = ? ORDER BY uploaded_at, batch_id",
             [project.project_id]).df()
-    return {"quarantine": quarantine, "warnings": warnings, "batches": batches}
+    return {"quarantine": quarantine, "warnings": warnings, "batches": batches,
+            "quarantine_locations": quarantine_locations(home, project)}
+
+
+def quarantine_locations(home: DataHome, project: Project) -> pd.DataFrame:
+    """Where the project's quarantined submissions were made: one row per submission with coordinates.
+
+    The rows come from the warehouse form tables (``accepted = false``), matched to the project's
+    quarantine by submission and batch (a wrong-project row carries another project id in its own
+    column). Only ids, runner, reasons and coordinates are taken: never personal data.
+    """
+    from pipelines.readers.canonical import table_name
+
+    parts = []
+    with warehouse.connect(home) as con:
+        for form in project.forms:
+            table = table_name(form)
+            columns = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+            line = "r.bund_line_wkt" if "bund_line_wkt" in columns else "NULL::VARCHAR"
+            parts.append(con.execute(
+                f"SELECT q.project_id, q.form, q.submission_id, q.batch_id, min(q.source_row) AS source_row, "
+                f"any_value(q.runner_id) AS runner_id, string_agg(DISTINCT q.reason, ', ' ORDER BY q.reason) AS reasons, "
+                f"any_value(r.latitude) AS latitude, any_value(r.longitude) AS longitude, any_value({line}) AS line_wkt "
+                f'FROM quarantine q JOIN "{table}" r ON r.submission_id = q.submission_id AND r.batch_id = q.batch_id '
+                "AND NOT r.accepted WHERE q.project_id = ? AND q.form = ? AND r.latitude IS NOT NULL "
+                "AND r.longitude IS NOT NULL GROUP BY q.project_id, q.form, q.submission_id, q.batch_id",
+                [project.project_id, form]).df())
+    columns = ["project_id", "form", "submission_id", "batch_id", "source_row", "runner_id", "reasons", "latitude",
+               "longitude", "line_wkt"]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return frame[columns].sort_values(["form", "batch_id", "source_row"], ignore_index=True)
+
+
+def project_boundary(project: Project) -> pd.DataFrame:
+    """The project boundary as one row of WKT (EPSG:4326), so the package shows and checks against it."""
+    return pd.DataFrame({"project_id": [project.project_id], "boundary_file": [project.boundary_file],
+                         "geometry_wkt": [project.boundary.wkt]})
+
+
+def _kept_site_visits(target: Path) -> pd.DataFrame | None:
+    """The site-visit sample of a package version being rewritten (same inputs, so still valid)."""
+    path = target / "parquet" / f"{SITE_VISIT_TABLE}.parquet"
+    if not path.exists():
+        return None
+    return pd.read_parquet(path).drop(columns=["geometry"], errors="ignore")
 
 
 def package_dir(home: DataHome, project_id: str, period_id: str) -> Path:
@@ -70,11 +115,23 @@ def write_period_package(home: DataHome, result: PeriodResult) -> Path:
     version = versions.new_version(result.project_id, result.period_id, home,
                                    parameters_sha256=result.parameters_sha256, code_version=code_version(),
                                    methodology_version=result.methodology_version,
-                                   er_tco2e=float(result.emission_reductions["er_tco2e"].sum()))
+                                   er_tco2e=float(result.emission_reductions["er_tco2e"].sum()),
+                                   article6=project.article6)
     target = versions.version_dir(home, result.project_id, result.period_id, version.version)
+    period = project.period(result.period_id)
     extra = {**project_findings(home, project),
              "report_version": pd.DataFrame([{"version": version.version, "fingerprint": version.fingerprint,
-                                              "batches": version.batches}])}
-    write_package(result, extra, target)
+                                              "batches": version.batches}]),
+             "article6": article6.article6_table(project, result.emission_reductions),
+             "project_boundary": project_boundary(project)}
+    geometry = {"quarantine_locations": "point", "project_boundary": "geometry_wkt"}
+    kept = _kept_site_visits(target)
+    if kept is not None:
+        extra[SITE_VISIT_TABLE] = kept
+        geometry[SITE_VISIT_TABLE] = "point"
+    info = {"project_name": project.name, "country": project.country, "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(), "activity_type": extra["article6"]["activity_type"].iloc[0]
+            if len(extra["article6"]) else article6.ACTIVITY_TYPES.get(project.methodology, "")}
+    write_package(result, extra, target, extra_geometry=geometry, info=info)
     versions.record_version(home, result.project_id, result.period_id, version)
     return target

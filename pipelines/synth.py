@@ -698,7 +698,7 @@ def make_bunds(plots: pd.DataFrame, n_bunds: int, *, rng: np.random.Generator, s
         "farmer_id": plots["farmer_id"].to_numpy()[plot_idx],
         "plot_id": plots["plot_id"].to_numpy()[plot_idx],
         "species_code": species,
-        "saplings_planted": rng.integers(20, 121, n_bunds),
+        "saplings_planted": rng.integers(10, 41, n_bunds),
         "planted_on": pd.Timestamp(planted_on),
         "a_lon": a[:, 0], "a_lat": a[:, 1], "b_lon": b[:, 0], "b_lat": b[:, 1],
         "vigour": np.round(np.exp(rng.normal(0.0, 0.15, n_bunds)), 3),
@@ -1512,8 +1512,20 @@ parameters:
   stove_models:
     ACME-R1: {efficiency: 0.27, source: "Sample lab test, WBT 4.2.3 (synthetic)"}
     ACME-D2: {efficiency: 0.31, source: "Sample lab test, ISO 19867-1 (synthetic)"}
-article6:
-  authorized: false
+article6:                    # Paris Agreement Article 6 (docs/verifier.md). Not authorized: India's 2023
+  authorized: false          # Article 6.2 list does not name improved cookstoves
+  host_party: IN
+  activity_type: improved_cookstoves
+  corresponding_adjustment: {status: not_applicable}
+  # When authorized, set (each is checked by mrv report):
+  # authorized: true
+  # loa: {id: "NDAIAPA/LoA/2026/017", date: 2026-05-04, issuer: "National Designated Authority for the Implementation of Article 6, India"}
+  # authorized_use: [NDC, OIMP_CORSIA]        # NDC | OIMP_CORSIA | OIMP_other | voluntary
+  # first_transfer_trigger: issuance           # issuance | authorization | use
+  # corresponding_adjustment: {status: pending, declaration: "..."}
+  # authorized_vintages: [2024, 2025]
+  # authorized_quantity_cap_tco2e: 5000
+  # vintages: {2025: {corresponding_adjustment: {status: applied, declaration: "BTR1, table 4"}}}
 """
 
 MH_PROJECT_YAML = """\

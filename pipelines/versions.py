@@ -48,9 +48,10 @@ def committed_batches(home: DataHome, project_id: str) -> list[str]:
                                           [project_id]).fetchall()]
 
 
-def fingerprint(parameters_sha256: str, code_version: str, methodology_version: str, batches: list[str]) -> str:
+def fingerprint(parameters_sha256: str, code_version: str, methodology_version: str, batches: list[str],
+                article6: dict | None = None) -> str:
     text = json.dumps({"parameters": parameters_sha256, "code": code_version, "methodology": methodology_version,
-                       "batches": sorted(batches)}, sort_keys=True)
+                       "batches": sorted(batches), "article6": article6 or {}}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -92,10 +93,10 @@ def latest_dir(home: DataHome, project_id: str, period_id: str) -> Path:
 
 
 def new_version(project_id: str, period_id: str, home: DataHome, *, parameters_sha256: str, code_version: str,
-                methodology_version: str, er_tco2e: float) -> Version:
+                methodology_version: str, er_tco2e: float, article6: dict | None = None) -> Version:
     """The version a package computed now belongs to (existing one when nothing changed)."""
     batches = committed_batches(home, project_id)
-    print_ = fingerprint(parameters_sha256, code_version, methodology_version, batches)
+    print_ = fingerprint(parameters_sha256, code_version, methodology_version, batches, article6)
     existing = version_for(home, project_id, period_id, print_)
     name = existing.version if existing else next_version_name(home, project_id, period_id)
     return Version(name, print_, dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),

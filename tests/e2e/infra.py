@@ -1,4 +1,5 @@
-"""Helpers of the end-to-end suites: the skip-or-fail rule, free ports, a throwaway PostgreSQL cluster.
+"""Helpers of the end-to-end suites: the skip-or-fail rule, free ports, a throwaway PostgreSQL cluster,
+`mrv dev` started, waited for and stopped as a process group.
 
 Imported as ``e2e.infra`` (tests/ is on the path); the fixtures live in conftest.py.
 """
@@ -7,8 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,3 +135,91 @@ class Cluster:
         except subprocess.TimeoutExpired:
             pass
         self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "15", "stop", check=False)
+
+
+# --- dagster dev -------------------------------------------------------------------------------
+# The same start / wait / stop rules as the Dagster UI suite (test_dagster_ui.py), as helpers for
+# suites that drive `mrv dev` without a browser.
+
+DEV_STARTUP_TIMEOUT = 120  # seconds for dagster dev to answer /server_info
+DEV_STOP_TIMEOUT = 30  # seconds for dagster dev to stop after SIGTERM, before SIGKILL
+
+
+def mrv_script() -> Path:
+    """The project's `mrv` console script next to this interpreter (skip or fail when absent)."""
+    mrv = Path(sys.executable).with_name("mrv")
+    need(mrv.exists(), f"console script {mrv} not found: pip install -e '.[test,e2e]'")
+    return mrv
+
+
+def log_tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def reset_signals() -> None:
+    """In the child, before exec: an inherited "ignore" would make SIGTERM a no-op."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = DEV_STOP_TIMEOUT) -> None:
+    """SIGTERM the whole process group `process` leads; SIGKILL whatever is left after `timeout`."""
+    pgid = process.pid  # start_new_session: the group id is the leader's pid
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # children (daemon, code server, runs) outlive the leader for a moment
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class DagsterDev:
+    url: str  # http://127.0.0.1:<port>
+    process: subprocess.Popen
+    log: Path
+
+
+@contextmanager
+def dagster_dev(mrv_home: Path, log: Path, cwd: Path, timeout: float = DEV_STARTUP_TIMEOUT):
+    """`mrv dev --port <free port>` on `mrv_home` (webserver + daemon) in its own process group.
+
+    Yields once /server_info answers; the whole group is stopped on exit, whatever happened.
+    """
+    mrv = mrv_script()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # mrv dev derives it from MRV_HOME
+    env.update(MRV_HOME=str(mrv_home), PYTHONUNBUFFERED="1")
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(mrv), "dev", "--port", str(port)], cwd=cwd, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=reset_signals)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"mrv dev exited with {process.returncode}:\n{log_tail(log)}", pytrace=False)
+            with suppress(OSError):
+                with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            if time.monotonic() > deadline:
+                pytest.fail(f"dagster dev did not answer {url}/server_info within {timeout} s:\n{log_tail(log)}",
+                            pytrace=False)
+            time.sleep(0.5)
+        yield DagsterDev(url, process, log)
+    finally:
+        stop_process_group(process)
