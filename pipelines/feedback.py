@@ -258,9 +258,23 @@ def _risk_notes() -> pd.DataFrame:
     return pd.DataFrame({"how the risk score works": lines})
 
 
+MAX_RUNNER_SHEETS = 100
+"""Above this many runners with problems in one batch, the workbook has one Problems sheet instead."""
+
+
+def _problem_sheet(sheet, rows: pd.DataFrame, columns: list[str]) -> None:
+    for j, width in _widths([rows[columns]]).items():
+        sheet.column_dimensions[get_column_letter(j)].width = width
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    sheet.append(_header_cells(sheet, columns))
+    for record in rows[columns].astype(object).where(rows[columns].notna(), None).itertuples(index=False):
+        sheet.append(list(record))
+
+
 def write_workbook(target: Path, upload, problems: pd.DataFrame, runners: pd.DataFrame, reasons: pd.DataFrame,
                    risk: pd.DataFrame) -> Path:
-    """The supervisor's workbook: a Summary sheet and one sheet per runner, written atomically.
+    """The supervisor's workbook: a Summary sheet and a sheet per runner with problems, written atomically.
 
     Streamed (openpyxl write-only), so a batch with many findings costs little memory.
     """
@@ -281,21 +295,16 @@ def write_workbook(target: Path, upload, problems: pd.DataFrame, runners: pd.Dat
         _append_table(summary, frame, title=title, percent=percent)
 
     safe = spreadsheet_safe(problems)
-    columns = [c for c in problems.columns if c != "runner_id"]
-    by_runner = dict(tuple(safe.groupby(problems["runner_id"], sort=False)))
-    for runner, title in _sheet_titles(runners["runner_id"].tolist()).items():
-        sheet = book.create_sheet(title)
-        mine = by_runner.get(runner)
-        if mine is None or mine.empty:
-            sheet.append([f"No problems for runner {ILLEGAL_CHARACTERS_RE.sub('', runner)} in this batch: nothing to do."])
-            continue
-        for j, width in _widths([mine[columns]]).items():
-            sheet.column_dimensions[get_column_letter(j)].width = width
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(mine) + 1}"
-        sheet.append(_header_cells(sheet, columns))
-        for record in mine[columns].astype(object).where(mine[columns].notna(), None).itertuples(index=False):
-            sheet.append(list(record))
+    with_problems = [r for r in runners["runner_id"].tolist() if r in set(problems["runner_id"])]
+    if len(with_problems) > MAX_RUNNER_SHEETS:
+        # A programme-scale batch: one filterable sheet sorted by runner instead of thousands of tabs
+        # (the per-runner CSVs beside the workbook still give each runner their own list).
+        _problem_sheet(book.create_sheet("Problems"), safe, list(problems.columns))
+    else:
+        columns = [c for c in problems.columns if c != "runner_id"]
+        by_runner = dict(tuple(safe.groupby(problems["runner_id"], sort=False)))
+        for runner, title in _sheet_titles(with_problems).items():
+            _problem_sheet(book.create_sheet(title), by_runner[runner], columns)
     with atomic.atomic_path(target) as tmp:
         book.save(tmp)
     return target

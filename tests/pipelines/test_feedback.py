@@ -64,6 +64,17 @@ def test_spreadsheet_safe_quotes_every_formula_start_and_leaves_the_rest():
     assert safe["number"].tolist() == frame["number"].tolist()  # numbers are numbers, never quoted
 
 
+def test_a_programme_scale_batch_gets_one_problems_sheet(home, tmp_path, monkeypatch):
+    monkeypatch.setattr(feedback, "MAX_RUNNER_SHEETS", 1)
+    rows = [stove(1, household_id=""), stove(2, household_id=""), stove(3)]  # R1 and R2 have a problem
+    summary = ingest_in_process(home, "T-CS-1", write_export(tmp_path / "big.csv", "stove_distribution", rows))
+    upload = ingest.load_upload(home, f"T-CS-1:{summary.batch_id}")
+    book = openpyxl.load_workbook(feedback.workbook_path(home, upload))
+    assert book.sheetnames == ["Summary", "Problems"]
+    problems = [list(r) for r in book["Problems"].iter_rows(values_only=True)]
+    assert "runner_id" in problems[0] and len(problems) == 3
+
+
 def test_each_line_names_row_submission_household_and_stove_sorted_for_the_supervisor(home, tmp_path):
     rows = [stove(1, runner_id="R1", household_id="H-B", acc=50),      # row 2: warning
             stove(2, runner_id="R1", household_id="H-A", acc=50),      # row 3: warning
@@ -82,12 +93,11 @@ def test_each_line_names_row_submission_household_and_stove_sorted_for_the_super
 
     upload = ingest.load_upload(home, f"T-CS-1:{summary.batch_id}")
     book = openpyxl.load_workbook(feedback.workbook_path(home, upload))
-    assert book.sheetnames == ["Summary", "R0", "R1", "R2"]
+    assert book.sheetnames == ["Summary", "R0", "R1"]  # R2 has nothing to fix: no sheet (the summary lists R2)
     r1 = [list(r) for r in book["R1"].iter_rows(values_only=True)]
     assert r1[0][:4] == ["row", "submission_id", "household_id", "stove_serial"]
     assert [r[0] for r in r1[1:]] == [4, 3, 2]
     assert book["R1"].freeze_panes == "A2"
-    assert "No problems" in book["R2"]["A1"].value
     summary_text = [c for r in book["Summary"].iter_rows(values_only=True) for c in r if c is not None]
     assert {"Rows per runner", "Problems per reason", "Runner risk"} <= set(summary_text)
     runners = _summary_block(book["Summary"], "Rows per runner")
