@@ -295,6 +295,19 @@ def _quarantine(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+MAX_MAP_POINTS = 20_000
+"""Beyond this many points a map draws a fixed random sample of them: a page with a million SVG
+circles would not open. The caption says how many are drawn; every row stays in the tables."""
+
+
+def _thin(points: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(rows to draw, how many households that is in words): all, or a seeded sample of MAX_MAP_POINTS."""
+    if len(points) <= MAX_MAP_POINTS:
+        return points, f"{len(points)}"
+    drawn = points.sample(MAX_MAP_POINTS, random_state=0).sort_index().reset_index(drop=True)
+    return drawn, f"{MAX_MAP_POINTS:,} (a random sample) of {len(points):,}"
+
+
 def cookstove_map(tables: dict[str, pd.DataFrame], width: int = 960) -> MapFigure | None:
     """Households with a registered stove (colour = stove model, ring = in the usage sample) and
     quarantined submissions (red ×) within the project boundary."""
@@ -303,7 +316,8 @@ def cookstove_map(tables: dict[str, pd.DataFrame], width: int = 960) -> MapFigur
         return None
     stoves = _with(stoves.reset_index(drop=True), stove_model="stove", stove_serial="", household_id="",
                    commissioned_on="")
-    quarantine = _quarantine(tables)
+    stoves, shown = _thin(stoves)
+    quarantine, _ = _thin(_quarantine(tables))
     visits = _visits(tables)
     data = MapData({"boundary": _boundary(tables), "stoves": _points(stoves), "quarantine": _points(quarantine),
                     "visits": _points(visits)})
@@ -334,8 +348,8 @@ def cookstove_map(tables: dict[str, pd.DataFrame], width: int = 960) -> MapFigur
                (f"quarantined submission ({len(quarantine)})", QUARANTINE_COLOUR, "cross")]
     if len(visits):
         legend.append((f"site-visit sample ({len(visits)})", VISIT_COLOUR, "diamond"))
-    caption = (f"{len(stoves)} households with an accepted stove registration; {sum(ring)} of them counted in the "
-               f"usage sample; {len(quarantine)} quarantined submissions that had coordinates. UTM projection "
+    caption = (f"{shown} households with an accepted stove registration; {sum(ring)} of the drawn ones counted in "
+               f"the usage sample; {len(quarantine)} quarantined submissions that had coordinates. UTM projection "
                f"({data.crs.name if data.crs else ''}); hover a point for its id.")
     return MapFigure("".join(out), legend, caption, [])
 
@@ -348,6 +362,7 @@ def tree_maps(tables: dict[str, pd.DataFrame], width: int = 960, panels: int = 4
     if plantings is None or plots is None:
         return None
     plantings = _with(plantings.reset_index(drop=True), tree_id="", species_code="tree", plot_id="")
+    plantings, _ = _thin(plantings)
     plots = _with(plots.reset_index(drop=True), plot_id="", area_ha=math.nan, planting_units=0, units_per_ha=math.nan,
                   density_above_limit=False)
     if "geometry_wkt" not in plots:
@@ -356,7 +371,7 @@ def tree_maps(tables: dict[str, pd.DataFrame], width: int = 960, panels: int = 4
     bunds = _with(bunds, bund_line_wkt=None, species_code="bund", latest_visit=True, bund_id="", plot_id="",
                   saplings_alive=0, saplings_planted=0)
     bunds = bunds[bunds["latest_visit"].astype(bool)].reset_index(drop=True)
-    quarantine = _quarantine(tables)
+    quarantine, _ = _thin(_quarantine(tables))
     survival = tables.get("tree_survival")
     status = {}
     if survival is not None and not survival.empty and {"latest_visit", "tree_id", "status"} <= set(survival.columns):

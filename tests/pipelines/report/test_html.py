@@ -138,3 +138,18 @@ def test_a_partial_package_still_renders_and_says_what_is_missing():
               "stove_distribution": pd.DataFrame({"latitude": [23.1], "longitude": [77.1]})}
     html = render_report(tables)
     assert "<h2>1. Summary</h2>" in html and INCOMPLETE in html
+
+
+def test_a_map_of_a_very_large_project_draws_a_bounded_sample(monkeypatch):
+    import pandas as pd
+
+    from pipelines.report import maps
+
+    monkeypatch.setattr(maps, "MAX_MAP_POINTS", 50)
+    n = 500
+    stoves = pd.DataFrame({"latitude": 23.0 + pd.Series(range(n)) * 1e-4, "longitude": 77.0 + pd.Series(range(n)) * 1e-4,
+                           "stove_model": "M1", "stove_serial": [f"S{i}" for i in range(n)],
+                           "household_id": [f"H{i}" for i in range(n)], "commissioned_on": "2024-01-01"})
+    figure = maps.cookstove_map({"stove_distribution": stoves})
+    assert figure.svg.count("<circle") == 50
+    assert "50 (a random sample) of 500" in figure.caption
