@@ -83,7 +83,10 @@ def runner_risk(context: dg.AssetCheckExecutionContext, mrv_home: MrvHome) -> dg
 
 
 @dg.asset(key=["surveys", "review_writeback"], group_name="surveys", partitions_def=survey_batches,
-          deps=[accepted_rows], kinds={"python"})
+          deps=[accepted_rows], kinds={"python"},
+          # Declarative: whenever a batch's verdicts change (a batch is committed, e.g. by the upload
+          # sensor or a re-run), send them on, without a job having to list this asset.
+          automation_condition=dg.AutomationCondition.eager())
 def review_writeback(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> dg.MaterializeResult:
     """The batch's QA verdicts sent back to ODK Central (review state) or KoboToolbox (validation status), when MRV_WRITEBACK is set."""
     from pipelines import writeback

@@ -114,3 +114,20 @@ def test_two_concurrent_ingest_processes_both_land(home, tmp_path):
     with warehouse.connect(home) as con:
         assert con.execute("SELECT count(*) FROM stove_distribution WHERE accepted").fetchone()[0] == 79
         assert con.execute("SELECT count(*) FROM batches").fetchone()[0] == 2
+
+
+def test_review_writeback_follows_a_committed_batch_by_automation_condition(home, tmp_path):
+    file = write_export(tmp_path / "d.csv", "stove_distribution", [stove(1)])
+    project = load_project(home, "T-CS-1")
+    upload = ingest.store_upload(home, project, file)
+    instance = orchestration.instance_for(home)
+    instance.add_dynamic_partitions("survey_batches", [upload.partition_key])
+    defs = build_definitions(home)
+    writeback = dg.AssetKey(["surveys", "review_writeback"])
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0  # nothing committed yet: the upstream batch is missing
+    orchestration.materialize(home, dg.AssetSelection.groups("surveys") - dg.AssetSelection.assets(writeback),
+                              upload.partition_key)
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert second.total_requested == 1
+    assert second.get_num_requested(writeback) == 1
