@@ -1923,10 +1923,10 @@ def synth_cookstove_project(projects_dir: str | Path, project_id: str, n_stoves:
     dist_truth = make_stove_distribution(
         n_stoves, project_id=project_id, boundary=boundary, rng=stage_rng(seed, "distribution"),
         first_day="2024-03-01", last_day="2024-10-31", models={"ACME-R1": 0.6, "ACME-D2": 0.4}, team=team,
-        n_villages=villages)
+        n_villages=villages, per_day=20)
     dist = to_submissions(dist_truth, load_form("stove_distribution"), server_id_base=500_000_000)
     usage_truth = make_cookstove_usage(dist_truth, n_visits, rng=stage_rng(seed, "usage"), first_day="2025-01-02",
-                                       last_day="2025-06-30", team=team)
+                                       last_day="2025-06-30", team=team, per_day=20)
     usage = to_submissions(usage_truth, load_form("cookstove_usage"), server_id_base=600_000_000)
     faults = []
     if fault_rate > 0:
