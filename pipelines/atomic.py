@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import tempfile
@@ -49,18 +50,36 @@ def copy_file(source: Path, target: Path) -> None:
         shutil.copyfile(source, tmp)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
 @contextlib.contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
-    """Build a directory beside `target` and swap it in whole; a crash leaves no half-built `target`."""
+    """Build a directory beside `target` and swap it in whole; a crash leaves no half-built `target`.
+
+    Replacing an existing directory is one atomic exchange where the kernel offers it, so a reader
+    (or a kill) never finds `target` missing; elsewhere two renames, the old copy kept until the end.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.parent / f".{target.name}.building-{uuid.uuid4().hex[:8]}"
     building.mkdir()
     try:
         yield building
-        retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        if target.exists():
-            os.replace(target, retired)
-        os.replace(building, target)
-        shutil.rmtree(retired, ignore_errors=True)
+        if target.exists() and _exchange(building, target):
+            pass  # `building` now holds the previous contents and is removed below
+        else:
+            retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            if target.exists():
+                os.replace(target, retired)
+            os.replace(building, target)
+            shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(building, ignore_errors=True)

@@ -31,7 +31,7 @@ from pipelines.parameters import resolve_parameters
 from pipelines.project import PARTITION_SEPARATOR, Project, load_project
 from pipelines.quality import integrity
 from pipelines.quality.expectations import EARLIEST_DATE, RowValidation, load_suite, validate_rows
-from pipelines.quality.geo import (DEFAULT_ACCURACY_M, distance_outside_plots_m, lines_outside_m,
+from pipelines.quality.geo import (DEFAULT_ACCURACY_M, distance_outside_m, distance_outside_plots_m, lines_outside_m,
                                    outside_by_more_than_accuracy)
 from pipelines.readers.canonical import read_export, sniff, stored_columns, table_name
 from pipelines.settings import DataHome
@@ -205,7 +205,10 @@ def validation_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(dtype, pd.Int64Dtype):
             out[column] = out[column].astype("float64")
         elif pd.api.types.is_datetime64_dtype(dtype) and not isinstance(dtype, pd.DatetimeTZDtype):
-            out[column] = out[column].astype("datetime64[ns]")
+            # Nanoseconds span 1677-2262 only: a typo like 2300-01-01 is pinned to the edge, where the
+            # date rules still see it as after the upload (future_date) or before 2000 (bad_value).
+            edge_low, edge_high = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+            out[column] = out[column].clip(lower=edge_low, upper=edge_high).astype("datetime64[ns]")
     if "ended_at" in out and "started_at" in out:
         out["interview_seconds"] = (out["ended_at"] - out["started_at"]).dt.total_seconds()
     return out
@@ -274,9 +277,16 @@ def _geo_findings(rows: pd.DataFrame, project: Project, quarantined_rows: set[in
     if not located.empty:
         mask, distance = outside_by_more_than_accuracy(located["latitude"], located["longitude"],
                                                        located["gps_accuracy_m"], project.boundary)
-        hits = located[mask]
+        # A point far outside whose coordinates, exchanged, fall inside was typed the wrong way round.
+        swapped_inside = distance_outside_m(located["longitude"].to_numpy(float), located["latitude"].to_numpy(float),
+                                            project.boundary) == 0
+        swapped = mask & swapped_inside
+        outside = mask & ~swapped_inside
+        hits = located[outside]
         parts.append(integrity.findings(hits["source_row"], "outside_boundary",
-                                        _metres(distance[mask], hits.index, " m outside the boundary")))
+                                        _metres(distance[outside], hits.index, " m outside the boundary")))
+        parts.append(integrity.findings(located.loc[swapped, "source_row"], "no_gps",
+                                        "latitude and longitude appear swapped (the exchanged point lies in the project)"))
     if "bund_line_wkt" in rows:
         lines = rows[~rows["source_row"].isin(quarantined_rows)]
         worst = lines_outside_m(lines["bund_line_wkt"], project.boundary)

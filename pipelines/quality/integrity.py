@@ -34,10 +34,11 @@ def empty_findings() -> pd.DataFrame:
                          "detail": pd.Series([], dtype="str")})
 
 
-def _lookup(con: duckdb.DuckDBPyConnection, sql: str, keys: pd.DataFrame) -> pd.DataFrame:
+def _lookup(con: duckdb.DuckDBPyConnection, sql: str, keys: pd.DataFrame, params: list | None = None) -> pd.DataFrame:
+    """Run `sql` with the batch's keys registered as ``batch_keys``; values travel as parameters."""
     con.register("batch_keys", keys)
     try:
-        return con.execute(sql).df()
+        return con.execute(sql, params or []).df()
     finally:
         con.unregister("batch_keys")
 
@@ -65,9 +66,10 @@ def duplicate_registrations(con, frame: pd.DataFrame, candidates: pd.Series, *, 
     if keyed.empty:
         return empty_findings()
     keys = pd.DataFrame({key: keyed[key].astype("str").unique()})
-    scope = "" if project_id is None else f"AND t.project_id = '{_sql_str(project_id)}'"
+    scope = "" if project_id is None else "AND t.project_id = ?"
     stored = _lookup(con, f'SELECT t."{key}" AS k, min(t.project_id) AS project_id, min(t.submission_id) AS submission_id '
-                          f'FROM "{table}" t JOIN batch_keys b ON t."{key}" = b."{key}" WHERE t.accepted {scope} GROUP BY 1', keys)
+                          f'FROM "{table}" t JOIN batch_keys b ON t."{key}" = b."{key}" WHERE t.accepted {scope} GROUP BY 1',
+                     keys, [] if project_id is None else [project_id])
     registered = keyed[key].map(stored.set_index("k")["project_id"]) if not stored.empty else pd.Series(pd.NA, index=keyed.index)
     earlier = registered.notna()
     out = [findings(keyed.loc[earlier, "source_row"], reason,
@@ -86,7 +88,7 @@ def unknown_references(con, frame: pd.DataFrame, *, table: str, key: str, reason
         return empty_findings()
     keys = pd.DataFrame({key: keyed[key].astype("str").unique()})
     stored = _lookup(con, f'SELECT DISTINCT t."{key}" AS k FROM "{table}" t JOIN batch_keys b ON t."{key}" = b."{key}" '
-                          f"WHERE t.accepted AND t.project_id = '{_sql_str(project_id)}'", keys)
+                          "WHERE t.accepted AND t.project_id = ?", keys, [project_id])
     known = set(stored["k"])
     if also_valid is not None:
         known |= set(also_valid.dropna().astype("str"))
@@ -108,8 +110,8 @@ def photo_reused(con, frame: pd.DataFrame, *, form: str, project_id: str) -> pd.
     keys = pd.DataFrame({"photo": named["photo"].astype("str").unique()})
     union = " UNION ALL ".join(
         f'SELECT t."{photo}" AS photo, t.submission_id AS other FROM "{table}" t JOIN batch_keys b ON t."{photo}" = b.photo '
-        f"WHERE t.project_id = '{_sql_str(project_id)}'" for table, photo in PHOTO_QUESTION.items())
-    stored = _lookup(con, union, keys)
+        "WHERE t.project_id = ?" for table, photo in PHOTO_QUESTION.items())
+    stored = _lookup(con, union, keys, [project_id] * len(PHOTO_QUESTION))
     merged = named.merge(stored, on="photo", how="inner")
     elsewhere = named["submission_id"].isin(set(merged.loc[merged["other"] != merged["submission_id"], "submission_id"]))
     hit = in_batch | elsewhere
@@ -127,9 +129,9 @@ def runner_too_fast(con, frame: pd.DataFrame, *, project_id: str) -> pd.DataFram
     low, high = located["started_at"].min() - pd.Timedelta(days=1), located["started_at"].max() + pd.Timedelta(days=1)
     union = " UNION ALL ".join(
         f'SELECT t.submission_id, t.runner_id, t.started_at, t.latitude, t.longitude FROM "{f}" t '
-        f"JOIN batch_keys b USING (runner_id) WHERE t.accepted AND t.project_id = '{_sql_str(project_id)}' "
-        f"AND t.started_at BETWEEN '{low.isoformat()}' AND '{high.isoformat()}'" for f in LOCATED_TABLES)
-    stored = _lookup(con, union, keys)
+        "JOIN batch_keys b USING (runner_id) WHERE t.accepted AND t.project_id = ? "
+        "AND t.started_at BETWEEN ? AND ?" for f in LOCATED_TABLES)
+    stored = _lookup(con, union, keys, [project_id, low.to_pydatetime(), high.to_pydatetime()] * len(LOCATED_TABLES))
     stored = stored[~stored["submission_id"].isin(set(located["submission_id"]))]
     stored["source_row"] = pd.NA
     both = pd.concat([located, stored], ignore_index=True)
@@ -158,7 +160,7 @@ def repeat_visits(con, frame: pd.DataFrame, *, table: str, key: str, date_column
     keys = pd.DataFrame({key: dated[key].astype("str").unique()})
     stored = _lookup(con, f'SELECT t.submission_id, t."{key}", t."{date_column}" FROM "{table}" t '
                           f'JOIN batch_keys b ON t."{key}" = b."{key}" '
-                          f"WHERE t.accepted AND t.project_id = '{_sql_str(project_id)}'", keys)
+                          "WHERE t.accepted AND t.project_id = ?", keys, [project_id])
     stored = stored[~stored["submission_id"].isin(set(dated["submission_id"]))]
     both = pd.concat([dated.assign(in_batch=True), stored.assign(in_batch=False, source_row=pd.NA)], ignore_index=True)
     both[date_column] = pd.to_datetime(both[date_column])
@@ -173,7 +175,3 @@ def repeat_visits(con, frame: pd.DataFrame, *, table: str, key: str, date_column
     hits = both[(order > 0) & both["in_batch"]]
     return findings(hits["source_row"], "repeat_visit",
                     "visited " + counts[hits.index].astype("str") + " times in period " + hits["period"].astype("str"))
-
-
-def _sql_str(value: str) -> str:
-    return str(value).replace("'", "''")
