@@ -1,8 +1,9 @@
-"""Atomic file output: a reader sees the old file or the new one, never half of one."""
+"""File output a crash cannot half-write (a reader sees the old file or the new one), and file digests."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ctypes
 import os
 import shutil
@@ -83,3 +84,12 @@ def atomic_directory(target: Path) -> Iterator[Path]:
             shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(building, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -24,7 +24,6 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 

@@ -15,7 +15,6 @@ SHA-256, so the same file uploaded twice is the same batch. Steps (each a Dagste
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.atomic import sha256_file as _sha256
 from pipelines import atomic, warehouse
 from pipelines.feedback import feedback_path, write_feedback
 from pipelines.errors import UserError
@@ -99,12 +99,6 @@ class BatchSummary:
 
 # ----------------------------------------------------------------------------- 1. keep the upload
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def upload_dir(home: DataHome, project_id: str, batch_id: str) -> Path:

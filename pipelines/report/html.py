@@ -596,7 +596,7 @@ def _lineage(tables: dict[str, pd.DataFrame]) -> str:
                ("uploaded_at", "Uploaded", lambda v: esc(str(v)[:19])), ("rows_read", "Rows", _n()),
                ("accepted", "Accepted", _n()), ("duplicates", "Duplicates", _n()), ("quarantined", "Quarantined", _n()),
                ("warned", "Warned", _n()), ("sha256", "SHA-256", lambda v: f'<code title="{esc(v)}">{esc(str(v)[:16])}…</code>')]
-    return (f'<section id="lineage"><h2>§ Uploads behind the numbers</h2>'
+    return ('<section id="lineage"><h2>§ Uploads behind the numbers</h2>'
             "<p>Every survey row in the package carries <code>batch_id</code>, <code>source_file</code> and "
             "<code>source_row</code>; the batches are:</p>"
             + _table(batches, columns, numeric=("rows_read", "accepted", "duplicates", "quarantined", "warned"))

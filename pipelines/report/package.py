@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 import pipelines
+from pipelines.atomic import sha256_file as _sha256
 from pipelines.atomic import atomic_directory
 from pipelines.forms import PERSONAL_QUESTIONS
 from pipelines.monitoring.result import PeriodResult
@@ -71,12 +72,6 @@ def code_version() -> str:
     return f"{pipelines.__version__}+{commit}{dirty}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _refuse_personal_data(tables: dict[str, pd.DataFrame]) -> None:

@@ -21,7 +21,6 @@ Nothing is written. The result lists every check; ``intact`` is true when none f
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines.atomic import sha256_file as _sha256
 from pipelines.errors import UserError
 from pipelines.forms import PERSONAL_QUESTIONS
 from pipelines.report.spatial import load_spatial
@@ -98,12 +98,6 @@ class Verification:
 
 # ----------------------------------------------------------------------------- helpers
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _close(a: object, b: object) -> bool:
