@@ -9,21 +9,16 @@ the package must show as materialized for its partition. Screenshots are kept in
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import struct
-import subprocess
-import sys
 import time
-import urllib.request
 import zlib
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from e2e.infra import free_port, need, need_module
+from e2e.infra import dagster_dev, need, need_module
 from support import make_project, stove, visit, write_export
 
 from pipelines import orchestration
@@ -32,7 +27,6 @@ from pipelines.settings import REPO_ROOT, DataHome
 
 pytestmark = pytest.mark.e2e
 
-STARTUP_TIMEOUT = 120  # seconds for dagster dev to answer /server_info
 PAGE_TIMEOUT = 60  # seconds for a page to show what is expected
 STOP_TIMEOUT = 30  # seconds for dagster dev to stop after SIGTERM, before SIGKILL
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -59,49 +53,9 @@ def _browser_binaries() -> tuple[str, str]:
     return chromium, driver
 
 
-def _mrv() -> Path:
-    mrv = Path(sys.executable).with_name("mrv")
-    need(mrv.exists(), f"console script {mrv} not found: pip install -e '.[test,e2e]'")
-    return mrv
-
-
-def _log_tail(log: Path, lines: int = 30) -> str:
-    with suppress(OSError):
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
-def _reset_signals() -> None:  # in the child, before exec: an inherited "ignore" would make SIGTERM a no-op
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM the whole process group of dagster dev (webserver, daemon, code servers); SIGKILL if it lingers."""
-    pgid = process.pid  # start_new_session: the group id is the leader's pid
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:  # children outlive the leader for a moment
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory: pytest.TempPathFactory):
     _browser_binaries()
-    mrv = _mrv()
     root = tmp_path_factory.mktemp("ui")
     home = DataHome(root / "home")
     make_project(home)
@@ -111,31 +65,9 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory):
         orchestration.ingest(home, "T-CS-1", write_export(root / "u.csv", "cookstove_usage", [visit(i) for i in range(1, 5)]))
         orchestration.run_period(home, load_project(home, "T-CS-1"), "MP1", with_package=True)
 
-    port = free_port()
     log = root / "dagster-dev.log"
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env.update(MRV_HOME=str(home.root), PYTHONUNBUFFERED="1")
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(mrv), "dev", "--port", str(port)], cwd=REPO_ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=_reset_signals)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mrv dev exited with {process.returncode}:\n{_log_tail(log)}", pytrace=False)
-            with suppress(OSError):
-                with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            if time.monotonic() > deadline:
-                pytest.fail(f"dagster dev did not answer {url}/server_info within {STARTUP_TIMEOUT} s:\n{_log_tail(log)}",
-                            pytrace=False)
-            time.sleep(0.5)
-        yield DagsterUI(url, home, log)
-    finally:
-        _stop_group(process)
+    with dagster_dev(home.root, log, REPO_ROOT) as dev:
+        yield DagsterUI(dev.url, home, log)
 
 
 @pytest.fixture(scope="module")
