@@ -112,7 +112,8 @@ def _read_geojson(path: Path) -> gpd.GeoDataFrame:
     return frame
 
 
-def _date(value: Any, where: str) -> dt.date:
+def parse_date(value: Any, where: str) -> dt.date:
+    """A YAML date or an ISO string as a date; `UserError` naming `where` otherwise."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -147,7 +148,7 @@ def load_project(home: DataHome, project_id: str) -> Project:
         where = f"{path}: monitoring_periods[{i}]"
         if not isinstance(item, dict) or not {"id", "start", "end"} <= set(item):
             raise UserError(f"{where}: needs id, start and end")
-        period = MonitoringPeriod(str(item["id"]), _date(item["start"], where), _date(item["end"], where))
+        period = MonitoringPeriod(str(item["id"]), parse_date(item["start"], where), parse_date(item["end"], where))
         if period.end < period.start:
             raise UserError(f"{where}: end {period.end} is before start {period.start}")
         if PARTITION_SEPARATOR in period.id:

@@ -99,3 +99,16 @@ def connect(home: DataHome, write: bool = False, timeout: float | None = None) -
             yield con
         finally:
             con.close()
+
+
+def read_accepted(home: DataHome, table: str, columns: str, project_id: str, *, where: str = "",
+                  params: tuple = (), order_by: str, dates: tuple[str, ...] = ()):
+    """Accepted rows of one project from a form table (extra `where` SQL with `?` parameters), dates parsed."""
+    import pandas as pd
+
+    sql = f'SELECT {columns} FROM "{table}" WHERE accepted AND project_id = ? {where} ORDER BY {order_by}'
+    with connect(home) as con:
+        frame = con.execute(sql, [project_id, *params]).df()
+    for column in dates:
+        frame[column] = pd.to_datetime(frame[column])
+    return frame

@@ -26,21 +26,15 @@ REGISTER = ["stove_serial", "stove_model", "commissioned_on"]
 
 def load_stoves(home: DataHome, project: Project) -> pd.DataFrame:
     """Accepted distribution records of the project (the stove register)."""
-    with warehouse.connect(home) as con:
-        stoves = con.execute(f"SELECT {STOVE_COLUMNS} FROM stove_distribution WHERE accepted AND project_id = ? "
-                             "ORDER BY stove_serial", [project.project_id]).df()
-    stoves["commissioned_on"] = pd.to_datetime(stoves["commissioned_on"])
-    return stoves
+    return warehouse.read_accepted(home, "stove_distribution", STOVE_COLUMNS, project.project_id,
+                                   order_by="stove_serial", dates=("commissioned_on",))
 
 
 def load_visits(home: DataHome, project: Project, period: MonitoringPeriod) -> pd.DataFrame:
     """Accepted usage visits of the project dated within the period."""
-    with warehouse.connect(home) as con:
-        visits = con.execute(f"SELECT {VISIT_COLUMNS} FROM cookstove_usage WHERE accepted AND project_id = ? "
-                             "AND visit_date BETWEEN ? AND ? ORDER BY stove_serial, visit_date, submission_id",
-                             [project.project_id, period.start, period.end]).df()
-    visits["visit_date"] = pd.to_datetime(visits["visit_date"])
-    return visits
+    return warehouse.read_accepted(home, "cookstove_usage", VISIT_COLUMNS, project.project_id,
+                                   where="AND visit_date BETWEEN ? AND ?", params=(period.start, period.end),
+                                   order_by="stove_serial, visit_date, submission_id", dates=("visit_date",))
 
 
 def _ids(project: Project, period: MonitoringPeriod) -> dict[str, str]:

@@ -54,32 +54,23 @@ GEOMETRY_TABLES = {"tree_planting": "point", "tree_survival": "point", "bund_pla
 
 def load_plantings(home: DataHome, project: Project, period: MonitoringPeriod) -> pd.DataFrame:
     """Accepted planting records of the project planted on or before the end of the period (the census)."""
-    with warehouse.connect(home) as con:
-        plantings = con.execute(f"SELECT {PLANTING_COLUMNS} FROM tree_planting WHERE accepted AND project_id = ? "
-                                "AND planted_on <= ? ORDER BY tree_id, submission_id",
-                                [project.project_id, period.end]).df()
-    plantings["planted_on"] = pd.to_datetime(plantings["planted_on"])
-    return plantings
+    return warehouse.read_accepted(home, "tree_planting", PLANTING_COLUMNS, project.project_id,
+                                   where="AND planted_on <= ?", params=(period.end,),
+                                   order_by="tree_id, submission_id", dates=("planted_on",))
 
 
 def load_survival_visits(home: DataHome, project: Project, period: MonitoringPeriod) -> pd.DataFrame:
     """Accepted remeasurement visits to tagged trees of the project dated within the period."""
-    with warehouse.connect(home) as con:
-        visits = con.execute(f"SELECT {SURVIVAL_COLUMNS} FROM tree_survival WHERE accepted AND project_id = ? "
-                             "AND visit_date BETWEEN ? AND ? ORDER BY tree_id, visit_date, submission_id",
-                             [project.project_id, period.start, period.end]).df()
-    visits["visit_date"] = pd.to_datetime(visits["visit_date"])
-    return visits
+    return warehouse.read_accepted(home, "tree_survival", SURVIVAL_COLUMNS, project.project_id,
+                                   where="AND visit_date BETWEEN ? AND ?", params=(period.start, period.end),
+                                   order_by="tree_id, visit_date, submission_id", dates=("visit_date",))
 
 
 def load_bund_visits(home: DataHome, project: Project, period: MonitoringPeriod) -> pd.DataFrame:
     """Accepted bund plantation visits of the project dated within the period."""
-    with warehouse.connect(home) as con:
-        bunds = con.execute(f"SELECT {BUND_COLUMNS} FROM bund_plantation WHERE accepted AND project_id = ? "
-                            "AND visit_date BETWEEN ? AND ? ORDER BY bund_id, visit_date, submission_id",
-                            [project.project_id, period.start, period.end]).df()
-    bunds["visit_date"] = pd.to_datetime(bunds["visit_date"])
-    return bunds
+    return warehouse.read_accepted(home, "bund_plantation", BUND_COLUMNS, project.project_id,
+                                   where="AND visit_date BETWEEN ? AND ?", params=(period.start, period.end),
+                                   order_by="bund_id, visit_date, submission_id", dates=("visit_date",))
 
 
 def load_bund_tree_measures(home: DataHome, project: Project, period: MonitoringPeriod) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from pipelines.errors import UserError
+from pipelines.project import parse_date
 from pipelines.project import Project
 from pipelines.settings import REPO_ROOT
 
@@ -99,16 +100,7 @@ class Authorization:
 
 
 def _date(value: Any, where: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise UserError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+    return None if value is None or value == "" else parse_date(value, where)
 
 
 def _choice(value: Any, allowed: tuple[str, ...] | dict, where: str) -> str:
