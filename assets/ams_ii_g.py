@@ -1,40 +1,54 @@
-"""CDM AMS-II.G monitoring periods: usage sample -> device-years -> emission reductions -> verifier package."""
+"""CDM AMS-II.G monitoring periods: usage sample -> device-years -> emission reductions -> verifier package.
+
+Each asset computes every period of its run (one, or a backfilled range: see `assets.partitions`)
+and passes its tables as ``{period partition key: DataFrame}``.
+"""
 
 import dagster as dg
 import pandas as pd
 
-from assets.partitions import ams_ii_g_periods
+from assets.partitions import (PERIOD_BACKFILL, PeriodCheck, ams_ii_g_periods, period_check_result, period_metadata,
+                               run_periods)
 from assets.surveys import accepted_rows
 from pipelines.monitoring import cookstoves
 from pipelines.parameters import resolve_parameters
-from pipelines.periods import period_context, write_period_package
+from pipelines.periods import write_period_package
 from pipelines.resources import MrvHome
 
 GROUP = "ams_ii_g"
 ALL_BATCHES = dg.AssetDep(accepted_rows, partition_mapping=dg.AllPartitionMapping())
+Tables = dict[str, pd.DataFrame]
 
 
 @dg.asset(key=[GROUP, "usage_sample"], group_name=GROUP, partitions_def=ams_ii_g_periods, deps=[ALL_BATCHES],
-          io_manager_key="period_tables", kinds={"pandas", "parquet"})
-def usage_sample(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> pd.DataFrame:
+          backfill_policy=PERIOD_BACKFILL, io_manager_key="period_tables", kinds={"pandas", "parquet"})
+def usage_sample(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> Tables:
     """Latest accepted usage visit per stove in the period, and whether it counts for the usage rate U."""
-    home, project, period = period_context(mrv_home.home, context.partition_key)
-    parameters = resolve_parameters(project)
-    sample = cookstoves.usage_sample(project, period, parameters, cookstoves.load_stoves(home, project),
-                                     cookstoves.load_visits(home, project, period))
-    usage = cookstoves.usage_estimate(parameters, sample)
-    context.add_output_metadata({"n": usage.n, "k": usage.k, "p": usage.p, "relative_precision": usage.relative_precision,
-                                 "usage_rate_applied": usage.applied})
-    return sample
+    home = mrv_home.home
+    samples, metadata = {}, {}
+    for p in run_periods(context, home):
+        parameters = resolve_parameters(p.project)
+        sample = cookstoves.usage_sample(p.project, p.period, parameters, cookstoves.load_stoves(home, p.project),
+                                         cookstoves.load_visits(home, p.project, p.period))
+        usage = cookstoves.usage_estimate(parameters, sample)
+        samples[p.key] = sample
+        metadata[p.key] = {"n": usage.n, "k": usage.k, "p": usage.p, "relative_precision": usage.relative_precision,
+                           "usage_rate_applied": usage.applied}
+    context.add_output_metadata(period_metadata(metadata))
+    return samples
 
 
 @dg.asset(key=[GROUP, "device_years"], group_name=GROUP, partitions_def=ams_ii_g_periods, deps=[ALL_BATCHES],
-          io_manager_key="period_tables", kinds={"pandas", "parquet"})
-def device_years(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> pd.DataFrame:
+          backfill_policy=PERIOD_BACKFILL, io_manager_key="period_tables", kinds={"pandas", "parquet"})
+def device_years(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> Tables:
     """Stove-days and device-years per stove model and calendar year, within each stove's technical life."""
-    home, project, period = period_context(mrv_home.home, context.partition_key)
-    years = cookstoves.device_years(project, period, resolve_parameters(project), cookstoves.load_stoves(home, project))
-    context.add_output_metadata({"device_years": float(years["device_years"].sum())})
+    home = mrv_home.home
+    years, metadata = {}, {}
+    for p in run_periods(context, home):
+        years[p.key] = cookstoves.device_years(p.project, p.period, resolve_parameters(p.project),
+                                               cookstoves.load_stoves(home, p.project))
+        metadata[p.key] = {"device_years": float(years[p.key]["device_years"].sum())}
+    context.add_output_metadata(period_metadata(metadata))
     return years
 
 
@@ -51,44 +65,54 @@ def device_years(context: dg.AssetExecutionContext, mrv_home: MrvHome) -> pd.Dat
                                                     kinds={"pandas", "parquet"}),
     },
     ins={"usage_sample": dg.AssetIn(key=[GROUP, "usage_sample"]), "device_years": dg.AssetIn(key=[GROUP, "device_years"])},
-    group_name=GROUP, partitions_def=ams_ii_g_periods,
+    group_name=GROUP, partitions_def=ams_ii_g_periods, backfill_policy=PERIOD_BACKFILL,
 )
-def emission_reductions(context: dg.AssetExecutionContext, mrv_home: MrvHome, usage_sample: pd.DataFrame,
-                        device_years: pd.DataFrame):
+def emission_reductions(context: dg.AssetExecutionContext, mrv_home: MrvHome, usage_sample: Tables,
+                        device_years: Tables):
     """ER = B_savings × fNRB × NCV × EF × NTG per vintage (CDM AMS-II.G, contract conventions)."""
-    _, project, period = period_context(mrv_home.home, context.partition_key)
-    er, steps, by_model = cookstoves.emission_reductions(project, period, resolve_parameters(project),
-                                                         usage_sample, device_years)
-    context.add_output_metadata({"er_tco2e": float(er["er_tco2e"].sum()),
-                                 "issuable_tco2e": int(er["issuable_tco2e"].sum())}, output_name="emission_reductions")
+    er, steps, by_model, metadata = {}, {}, {}, {}
+    for p in run_periods(context, mrv_home.home):
+        er[p.key], steps[p.key], by_model[p.key] = cookstoves.emission_reductions(
+            p.project, p.period, resolve_parameters(p.project), usage_sample[p.key], device_years[p.key])
+        metadata[p.key] = {"er_tco2e": float(er[p.key]["er_tco2e"].sum()),
+                           "issuable_tco2e": int(er[p.key]["issuable_tco2e"].sum())}
+    context.add_output_metadata(period_metadata(metadata), output_name="emission_reductions")
     return er, steps, by_model
 
 
 @dg.asset_check(asset=usage_sample, name="usage_precision", partitions_def=ams_ii_g_periods,
                 description="90/10 rule: when the usage survey misses 10 % relative precision, the lower bound is applied.")
-def usage_precision(context: dg.AssetCheckExecutionContext, mrv_home: MrvHome, usage_sample: pd.DataFrame) -> dg.AssetCheckResult:
-    _, project, _ = period_context(mrv_home.home, context.partition_key)
-    usage = cookstoves.usage_estimate(resolve_parameters(project), usage_sample)
-    return dg.AssetCheckResult(
-        passed=bool(usage.meets_target), severity=dg.AssetCheckSeverity.WARN,
-        description="point estimate used" if usage.meets_target else "precision target missed: lower bound applied",
-        metadata={"n": usage.n, "relative_precision": float(usage.relative_precision), "usage_rate_applied": usage.applied})
+def usage_precision(context: dg.AssetCheckExecutionContext, mrv_home: MrvHome, usage_sample: Tables) -> dg.AssetCheckResult:
+    checks = {}
+    for p in run_periods(context, mrv_home.home):
+        usage = cookstoves.usage_estimate(resolve_parameters(p.project), usage_sample[p.key])
+        checks[p.key] = PeriodCheck(
+            passed=bool(usage.meets_target),
+            description="point estimate used" if usage.meets_target else "precision target missed: lower bound applied",
+            metadata={"n": usage.n, "relative_precision": float(usage.relative_precision),
+                      "usage_rate_applied": usage.applied})
+    return period_check_result(checks)
 
 
 @dg.asset(key=[GROUP, "verifier_package"], group_name=GROUP, partitions_def=ams_ii_g_periods,
+          backfill_policy=PERIOD_BACKFILL,
           ins={name: dg.AssetIn(key=[GROUP, name]) for name in
                ("usage_sample", "device_years", "emission_reductions", "calculation_steps", "emission_reductions_by_model")},
           kinds={"duckdb", "parquet"})
-def verifier_package(context: dg.AssetExecutionContext, mrv_home: MrvHome, usage_sample: pd.DataFrame,
-                     device_years: pd.DataFrame, emission_reductions: pd.DataFrame, calculation_steps: pd.DataFrame,
-                     emission_reductions_by_model: pd.DataFrame) -> dg.MaterializeResult:
+def verifier_package(context: dg.AssetExecutionContext, mrv_home: MrvHome, usage_sample: Tables,
+                     device_years: Tables, emission_reductions: Tables, calculation_steps: Tables,
+                     emission_reductions_by_model: Tables) -> dg.MaterializeResult:
     """The monitoring report for verifiers: report.duckdb, Parquet copies and a SHA-256 manifest."""
-    home, project, period = period_context(mrv_home.home, context.partition_key)
-    parameters = resolve_parameters(project)
-    result = cookstoves.assemble(project, period, parameters, stoves=cookstoves.load_stoves(home, project),
-                                 visits=cookstoves.load_visits(home, project, period), sample=usage_sample,
-                                 years=device_years, er=emission_reductions, steps=calculation_steps,
-                                 by_model=emission_reductions_by_model)
-    target = write_period_package(home, result)
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)),
-                                          "er_tco2e": float(emission_reductions["er_tco2e"].sum())})
+    home = mrv_home.home
+    metadata = {}
+    for p in run_periods(context, home):
+        result = cookstoves.assemble(p.project, p.period, resolve_parameters(p.project),
+                                     stoves=cookstoves.load_stoves(home, p.project),
+                                     visits=cookstoves.load_visits(home, p.project, p.period),
+                                     sample=usage_sample[p.key], years=device_years[p.key],
+                                     er=emission_reductions[p.key], steps=calculation_steps[p.key],
+                                     by_model=emission_reductions_by_model[p.key])
+        target = write_period_package(home, result)
+        metadata[p.key] = {"path": dg.MetadataValue.path(str(target)),
+                           "er_tco2e": float(emission_reductions[p.key]["er_tco2e"].sum())}
+    return dg.MaterializeResult(metadata=period_metadata(metadata))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -23,27 +24,37 @@ class MrvHome(dg.ConfigurableResource):
 
 
 class PeriodTablesIOManager(dg.ConfigurableIOManager):
-    """Stores each period asset's DataFrame as ``results/<asset key>/<project>/<period>.parquet``."""
+    """Stores period tables as ``results/<asset key>/<project>/<period>.parquet``, one file per partition.
+
+    A run covers one period or, for a single-run backfill (`dg launch --partition-range`, a UI
+    backfill), a range of them, so values pass as ``{partition key: DataFrame}`` either way.
+    """
 
     path: str
 
-    def _file(self, context: dg.OutputContext | dg.InputContext) -> Path:
-        key = context.asset_key.path
-        project_id, _, period_id = context.asset_partition_key.partition(PARTITION_SEPARATOR)
-        return DataHome(Path(self.path)).results.joinpath(*key, project_id, f"{period_id}.parquet")
-
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
-        target = self._file(context)
-        atomic.write_parquet(target, obj)
-        context.add_output_metadata({"path": dg.MetadataValue.path(str(target)), "rows": len(obj)})
-
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        source = self._file(context)
-        if not source.exists():
-            raise FileNotFoundError(f"{source} not found: materialize {context.asset_key.to_user_string()} "
-                                    f"for {context.asset_partition_key} first")
-        return pd.read_parquet(source)
-
-    def has_output(self, asset_key: dg.AssetKey, partition_key: str) -> bool:
+    def _file(self, asset_key: dg.AssetKey, partition_key: str) -> Path:
         project_id, _, period_id = partition_key.partition(PARTITION_SEPARATOR)
-        return DataHome(Path(self.path)).results.joinpath(*asset_key.path, project_id, f"{period_id}.parquet").exists()
+        return DataHome(Path(self.path)).results.joinpath(*asset_key.path, project_id, f"{period_id}.parquet")
+
+    def handle_output(self, context: dg.OutputContext, obj: Mapping[str, pd.DataFrame]) -> None:
+        expected = set(context.asset_partition_keys)
+        if not isinstance(obj, Mapping) or set(obj) != expected:
+            got = sorted(obj) if isinstance(obj, Mapping) else type(obj).__name__
+            raise TypeError(f"{context.asset_key.to_user_string()} must return one table per partition "
+                            f"{sorted(expected)}, got {got}")
+        for key, table in obj.items():
+            atomic.write_parquet(self._file(context.asset_key, key), table)
+        metadata = {"rows": sum(len(table) for table in obj.values())}
+        if len(obj) == 1:
+            metadata["path"] = dg.MetadataValue.path(str(self._file(context.asset_key, next(iter(obj)))))
+        context.add_output_metadata(metadata)
+
+    def load_input(self, context: dg.InputContext) -> dict[str, pd.DataFrame]:
+        tables = {}
+        for key in context.asset_partition_keys:
+            source = self._file(context.asset_key, key)
+            if not source.exists():
+                raise FileNotFoundError(f"{source} not found: materialize {context.asset_key.to_user_string()} "
+                                        f"for {key} first")
+            tables[key] = pd.read_parquet(source)
+        return tables

@@ -149,3 +149,46 @@ def test_mp2_before_mp1_fails_with_the_user_error(tmp_path):
     error = failures[0].step_failure_data.error
     assert "run `mrv run --project T-AR-1 --period MP1` first" in error.to_string()
     assert not trees.results_file(home, "event_summary", PID, "MP2").exists()
+
+
+def run_range(home: DataHome, instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
+    """What `dg launch --job vm0047_period --partition-range A...B` and a UI backfill do: one run, two tags."""
+    job = build_definitions(home).resolve_job_def("vm0047_period")
+    tags = {"dagster/asset_partition_range_start": f"{PID}:{first}", "dagster/asset_partition_range_end": f"{PID}:{last}"}
+    return job.execute_in_process(tags=tags, instance=instance, raise_on_error=False)
+
+
+def test_a_range_of_periods_in_one_run_equals_one_run_per_period(runs, tmp_path):
+    home, _ = runs
+    ranged = scenario.build_tree_project(tmp_path / "home")
+    instance = ephemeral_instance()
+    result = run_range(ranged, instance, "MP1", "MP2")
+    assert result.success
+    # every asset of the job materialized for both periods, in this one run
+    materialized = {(e.asset_key.path[-1], e.partition) for e in result.get_asset_materialization_events()}
+    assert materialized == {(name, f"{PID}:{period}") for period in ("MP1", "MP2") for name in
+                            ("tree_sample", "strata", "emission_reductions", "calculation_steps", "stratum_statistics",
+                             "event_summary", "plot_checks", "verifier_package")}
+    # MP2 built on MP1 inside the same run: the stored tables equal those of two separate runs
+    for period_id in ("MP1", "MP2"):
+        for table in ("tree_sample", "strata", "emission_reductions", "calculation_steps", "stratum_statistics",
+                      "event_summary", "plot_checks"):
+            pd.testing.assert_frame_equal(pd.read_parquet(trees.results_file(ranged, table, PID, period_id)),
+                                          pd.read_parquet(trees.results_file(home, table, PID, period_id)))
+        package = json.loads((periods.package_dir(ranged, PID, period_id) / "manifest.json").read_text())
+        assert (package["project_id"], package["period_id"]) == (PID, period_id)
+    event = pd.read_parquet(trees.results_file(ranged, "event_summary", PID, "MP2")).iloc[0]
+    assert event["previous_period_id"] == "MP1"
+    # one evaluation per check for the range, naming each period
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"uncertainty_within_allowance", "planting_density"}
+    assert f"{PID}:MP1: " in evaluations["uncertainty_within_allowance"].description
+    assert f"{PID}:MP2: " in evaluations["uncertainty_within_allowance"].description
+
+
+def test_a_range_starting_after_an_uncomputed_period_fails_with_the_user_error(tmp_path):
+    home = scenario.build_tree_project(tmp_path / "home")
+    result = run_range(home, ephemeral_instance(), "MP2", "MP2")
+    assert not result.success
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert "run `mrv run --project T-AR-1 --period MP1` first" in failures[0].step_failure_data.error.to_string()

@@ -6,11 +6,13 @@ serials differ, since a serial seen in two projects is quarantined) is ingested 
 serves it. The test then does what the UI's *Materialize → Launch backfill* on the `ams_ii_g_period`
 job does, the `launchPartitionBackfill` mutation with the job's partition set, its assets and every
 period key (the parameters LaunchAssetChoosePartitionsDialog.tsx sends), and waits for the
-daemon to finish it. That gives one successful run and one verifier package version per period.
+daemon to finish it. That gives one verifier package version per period (the daemon runs the range in
+one run: the period assets have a single-run backfill policy).
 Next it changes fNRB in T-CS-A's project.yaml and backfills that project's periods again. That adds
 a second version per period whose diff shows fNRB and the emission reductions, and the first
-version stays as it was. A second test runs `dg launch --job ams_ii_g_period --partition <key>`
-from the repository root, which is the command-line way to do one period.
+version stays as it was. Two more tests run `dg launch --job ams_ii_g_period` from the repository
+root, the command-line way: with `--partition <key>` for one period, `--partition-range A...B` for a
+range.
 
 Both tests start from copies of one seeded data home, so neither depends on the other.
 """
@@ -231,16 +233,19 @@ def _tag(run: dict, key: str) -> str | None:
     return next((t["value"] for t in run["tags"] if t["key"] == key), None)
 
 
-def assert_one_successful_run_per_partition(backfill: dict, runs: list[dict], partitions: list[str]) -> None:
+def assert_every_period_materialized_once(backfill: dict, runs: list[dict], partitions: list[str]) -> None:
+    """The backfill succeeded and its runs materialized every asset of the job once for each period.
+
+    The period assets have a single-run backfill policy, so the daemon runs a range of periods in one
+    run (tagged with the range) rather than one run per period."""
     assert backfill["status"] == "COMPLETED_SUCCESS", (backfill, [(r["runId"], r["status"]) for r in runs])
     assert sorted(backfill["partitionNames"]) == sorted(partitions)
-    per_partition = Counter(_tag(r, "dagster/partition") for r in runs)
-    assert per_partition == Counter(partitions), per_partition
+    assert runs, backfill
     for run in runs:
-        key = _tag(run, "dagster/partition")
         assert (run["status"], run["pipelineName"]) == ("SUCCESS", JOB), run
-        materialized = {"/".join(m["assetKey"]["path"]) for m in run["assetMaterializations"] if m["partition"] == key}
-        assert materialized == AMS_II_G_ASSETS, (key, materialized)
+    materialized = Counter(("/".join(m["assetKey"]["path"]), m["partition"])
+                           for run in runs for m in run["assetMaterializations"])
+    assert materialized == Counter((asset, key) for asset in AMS_II_G_ASSETS for key in partitions), materialized
 
 
 def _sha256(path: Path) -> str:
@@ -282,7 +287,7 @@ def test_backfill_every_period_then_recalculate_after_a_parameter_change(seeded:
         first_id = launch_backfill(dev.url, selector, asset_keys, PERIOD_KEYS)
         backfill, runs = wait_for_backfill(dev.url, first_id, dev.log)
         timings["backfill of 3 periods"] = time.monotonic() - mark
-        assert_one_successful_run_per_partition(backfill, runs, PERIOD_KEYS)
+        assert_every_period_materialized_once(backfill, runs, PERIOD_KEYS)
         first: dict[str, dict] = {}
         for key in PERIOD_KEYS:
             pid, _, period = key.partition(":")
@@ -305,7 +310,7 @@ def test_backfill_every_period_then_recalculate_after_a_parameter_change(seeded:
         backfill, runs = wait_for_backfill(dev.url, second_id, dev.log)
         timings["backfill of 2 periods"] = time.monotonic() - mark
         assert second_id != first_id
-        assert_one_successful_run_per_partition(backfill, runs, again)
+        assert_every_period_materialized_once(backfill, runs, again)
 
     for key in again:
         pid, _, period = key.partition(":")
@@ -355,3 +360,35 @@ def test_dg_launch_materializes_one_period(seeded: Path, tmp_path: Path):
         for name in AMS_II_G_ASSETS:
             event = instance.get_latest_materialization_event(dg.AssetKey(name.split("/")))
             assert event is not None and event.run_id == runs[0].run_id and event.dagster_event.partition == key, name
+
+
+def test_dg_launch_materializes_a_range_of_periods_in_one_run(seeded: Path, tmp_path: Path):
+    dg_cli = Path(sys.executable).with_name("dg")
+    need(dg_cli.exists(), f"{dg_cli} not found: pip install -e . (dagster-dg-cli)")
+    home = _copy_home(seeded, tmp_path / "home")
+    first, last = "T-CS-A:MP1", "T-CS-A:MP2"  # registered in this order, before T-CS-B:MP1
+    env = {**os.environ, "MRV_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
+    result = subprocess.run([str(dg_cli), "launch", "--job", JOB, "--partition-range", f"{first}...{last}"],
+                            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=DG_TIMEOUT,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, f"dg launch failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+    # one report per period of the range, and none for the period outside it
+    for period in ("MP1", "MP2"):
+        manifest = assert_intact_package(package_dir(home, "T-CS-A", period))
+        assert (manifest["project_id"], manifest["period_id"]) == ("T-CS-A", period)
+        assert [v.version for v in versions.list_versions(home, "T-CS-A", period)] == ["v001"]
+    assert versions.list_versions(home, "T-CS-B", "MP1") == []
+
+    # one run, tagged with the range, materialized every asset of the job for both periods
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name=JOB))
+        assert [(r.tags.get("dagster/asset_partition_range_start"), r.tags.get("dagster/asset_partition_range_end"),
+                 r.status) for r in runs] == [(first, last, dg.DagsterRunStatus.SUCCESS)]
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["ams_ii_g", "emission_reductions"])), limit=10).records
+        assert sorted((r.run_id, r.partition_key) for r in records) == [(runs[0].run_id, first), (runs[0].run_id, last)]
+        for name in AMS_II_G_ASSETS:
+            status = instance.get_status_by_partition(dg.AssetKey(name.split("/")), PERIOD_KEYS,
+                                                      dg.DynamicPartitionsDefinition(name=PERIOD_PARTITIONS))
+            assert {k for k, v in status.items() if v == dg.AssetPartitionStatus.MATERIALIZED} == {first, last}, name
