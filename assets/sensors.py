@@ -10,6 +10,7 @@ from pipelines import dropbox
 from pipelines.project import load_projects
 from pipelines.resources import MrvHome
 
+PARTITION_RANGE_START, PARTITION_RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 PERIOD_JOBS = {"cdm-ams-ii-g": "ams_ii_g_period", "vm0047-census": "vm0047_period"}
 
 
@@ -55,10 +56,12 @@ def _open_period_schedule(methodology: str, job_name: str) -> dg.ScheduleDefinit
         for project in load_projects(mrv_home.home):
             if project.methodology != methodology:
                 continue
-            for period in project.periods:
-                if period.start <= today <= period.end + grace:
-                    key = project.partition_key(period.id)
-                    yield dg.RunRequest(run_key=f"{key}:{today.isoformat()}", partition_key=key)
+            keys = [project.partition_key(p.id) for p in project.periods if p.start <= today <= p.end + grace]
+            if len(keys) == 1:
+                yield dg.RunRequest(run_key=f"{keys[0]}:{today.isoformat()}", partition_key=keys[0])
+            elif keys:  # several open periods of a project: one run, in order (VM0047 periods build on each other)
+                yield dg.RunRequest(run_key=f"{keys[0]}...{keys[-1]}:{today.isoformat()}",
+                                    tags={PARTITION_RANGE_START: keys[0], PARTITION_RANGE_END: keys[-1]})
 
     return nightly
 

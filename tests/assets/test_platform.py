@@ -57,6 +57,29 @@ def test_nightly_schedule_requests_only_open_periods(home):
     assert [r.partition_key for r in requests] == ["T-CS-1:MP1"]  # MP0 closed more than 90 days ago
 
 
+def test_nightly_schedule_runs_a_projects_open_periods_in_one_run_in_order(home, tmp_path):
+    make_project(home, "T-CS-1", COOKSTOVE_YAML.replace(
+        "  - {{id: MP1, start: 2024-07-01, end: 2025-06-30}}",
+        "  - {{id: MP1, start: 2024-07-01, end: 2025-06-30}}\n  - {{id: MP2, start: 2025-07-01, end: 2026-06-30}}"))
+    orchestration.ingest(home, "T-CS-1", write_export(tmp_path / "d.csv", "stove_distribution", [stove(i) for i in range(1, 6)]))
+    orchestration.ingest(home, "T-CS-1", write_export(tmp_path / "u.csv", "cookstove_usage", [visit(i) for i in range(1, 6)]))
+    defs = build_definitions(home)
+    when = dt.datetime(2025, 8, 1, 2, 0, tzinfo=dt.timezone.utc)  # MP1 ended a month ago, MP2 is running: both open
+    context = dg.build_schedule_context(scheduled_execution_time=when, resources={"mrv_home": defs.resources["mrv_home"]})
+    [request] = list(defs.resolve_schedule_def("nightly_ams_ii_g_period")(context))
+    assert request.partition_key is None
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == \
+        ("T-CS-1:MP1", "T-CS-1:MP2")
+    # the run the daemon would launch for that request
+    instance = orchestration.instance_for(home)
+    orchestration.register_periods(instance, home)
+    result = defs.resolve_job_def("ams_ii_g_period").execute_in_process(
+        tags=request.tags, instance=instance, raise_on_error=False)
+    assert result.success
+    assert {e.partition for e in result.get_asset_materialization_events()} == {"T-CS-1:MP1", "T-CS-1:MP2"}
+    assert [v.version for v in versions.list_versions(home, "T-CS-1", "MP2")] == ["v001"]
+
+
 def test_a_parameter_change_makes_a_new_version_and_the_diff_shows_it(home, tmp_path):
     orchestration.ingest(home, "T-CS-1", write_export(tmp_path / "d.csv", "stove_distribution", [stove(i) for i in range(1, 6)]))
     orchestration.ingest(home, "T-CS-1", write_export(tmp_path / "u.csv", "cookstove_usage", [visit(i) for i in range(1, 6)]))
