@@ -193,27 +193,75 @@ def demo() -> None:
 
 @app.command()
 def synth(project: str = typer.Option(..., "--project", help="id of the project to create under projects/"),
-          stoves: int = typer.Option(1000, "--stoves", help="stove distribution records"),
-          visits: int = typer.Option(800, "--visits", help="usage visits (at most one per stove)"),
+          kind: str | None = typer.Option(None, "--kind", help="cookstoves (AMS-II.G: stove_distribution, cookstove_usage) "
+                                             "or trees (VM0047: tree_planting, tree_survival, bund_plantation); "
+                                             "default: trees when --trees or --bunds is given, else cookstoves"),
+          stoves: int | None = typer.Option(None, "--stoves", help="cookstoves: stove distribution records (default 1000)"),
+          visits: int | None = typer.Option(None, "--visits", help="cookstoves: usage visits, at most one per stove (default 800)"),
+          trees: int | None = typer.Option(None, "--trees", help="trees: tagged trees, planted and revisited in MP1 and MP2 "
+                                              "(default 4000)"),
+          bunds: int | None = typer.Option(None, "--bunds", help="trees: planted bunds, walked in MP1 and MP2 with measured "
+                                              "trees (default: trees / 16)"),
           seed: int = typer.Option(1, "--seed"),
           fault_rate: float = typer.Option(0.01, "--fault-rate", help="share of submissions given each fault"),
-          batches: int = typer.Option(1, "--batches", help="export files per form"),
-          flavour: str = typer.Option("mixed", "--flavour", help="kobo, odk or mixed (Kobo register, ODK visits)")) -> None:
-    """Generate a synthetic cookstove project of any size (deterministic from the seed) with Kobo/ODK exports."""
-    from pipelines.synth import synth_cookstove_project
+          batches: int = typer.Option(1, "--batches", help="export files per form (trees: per form and period)"),
+          flavour: str = typer.Option("mixed", "--flavour", help="kobo, odk or mixed (cookstoves: Kobo register, ODK visits; "
+                                      "trees: each form's files Kobo first, ODK later)")) -> None:
+    """Generate a synthetic cookstove or tree project of any size (deterministic from the seed) with Kobo/ODK exports."""
+    import re
 
-    flavours = {"kobo": ("kobo_csv", "kobo_csv"), "odk": ("odk_csv", "odk_csv"), "mixed": ("kobo_csv", "odk_csv")}
-    if flavour not in flavours:
-        raise UserError(f"--flavour must be one of {', '.join(flavours)}")
-    if visits > stoves:
-        raise UserError("--visits cannot exceed --stoves (one visit per stove)")
+    from pipelines import synth as generator
+
+    if kind is None:
+        kind = "trees" if trees is not None or bunds is not None else "cookstoves"
+    if kind not in ("cookstoves", "trees"):
+        raise UserError(f"--kind must be cookstoves or trees, not {kind!r}")
+    given = [name for name, value in (("--stoves", stoves), ("--visits", visits), ("--trees", trees), ("--bunds", bunds))
+             if value is not None]
+    foreign = [name for name in given if name in (("--trees", "--bunds") if kind == "cookstoves" else ("--stoves", "--visits"))]
+    if foreign:
+        raise UserError(f"{' and '.join(foreign)} {'does' if len(foreign) == 1 else 'do'} not apply to --kind {kind}")
+    if flavour not in generator.SYNTH_FLAVOURS:
+        raise UserError(f"--flavour must be one of {', '.join(generator.SYNTH_FLAVOURS)}")
+    if batches < 1:
+        raise UserError("--batches must be at least 1")
+    if seed < 0:
+        raise UserError("--seed must be 0 or more")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", project):
+        raise UserError(f"--project {project!r}: use letters, digits, '.', '_' and '-' only (it names a folder)")
+    if kind == "cookstoves":
+        stoves = 1000 if stoves is None else stoves
+        visits = 800 if visits is None else visits
+        if stoves < 1 or visits < 0:
+            raise UserError("--stoves must be at least 1 and --visits at least 0")
+        if visits > stoves:
+            raise UserError("--visits cannot exceed --stoves (one visit per stove)")
+        if not 0 <= fault_rate <= 1:
+            raise UserError("--fault-rate must be between 0 and 1")
+    else:
+        trees = 4000 if trees is None else trees
+        bunds = trees // generator.TREES_PER_PLOT if bunds is None else bunds
+        if trees < 0 or bunds < 0 or trees + bunds == 0:
+            raise UserError("--trees and --bunds must not be negative, and one of them above 0")
+        if not 0 <= fault_rate <= generator.MAX_TREE_FAULT_RATE:
+            raise UserError(f"--fault-rate must be between 0 and {generator.MAX_TREE_FAULT_RATE} for --kind trees "
+                            "(each of about sixteen faults takes that share of a form's submissions)")
     home = _home()
     if home.project_dir(project).exists():
         raise UserError(f"{home.project_dir(project)} already exists; choose another --project")
-    generated = synth_cookstove_project(home.projects, project, stoves, visits, seed=seed, fault_rate=fault_rate,
-                                        batches=batches, flavours=flavours[flavour])
+    try:
+        if kind == "cookstoves":
+            flavours = {"kobo": ("kobo_csv", "kobo_csv"), "odk": ("odk_csv", "odk_csv"), "mixed": ("kobo_csv", "odk_csv")}
+            generated = generator.synth_cookstove_project(home.projects, project, stoves, visits, seed=seed,
+                                                          fault_rate=fault_rate, batches=batches, flavours=flavours[flavour])
+        else:
+            generated = generator.synth_tree_project(home.projects, project, trees, bunds, seed=seed, fault_rate=fault_rate,
+                                                     flavour=flavour, batches=batches)
+    except ValueError as exc:  # a size the generator cannot lay out (too few rows for the faults, runner-days, plots)
+        raise UserError(f"cannot generate {project}: {exc}") from None
     typer.echo(f"{project}: {len(generated.exports)} export(s) in {generated.folder / 'exports'}; "
-               f"{len(generated.faults)} injected fault rows")
+               f"{len(generated.faults)} injected fault rows"
+               + (f" (ground truth: {generated.folder / 'expected_faults.csv'})" if kind == "trees" else ""))
 
 
 @app.command()

@@ -608,7 +608,7 @@ def make_tree_planting(plots: pd.DataFrame, n_trees: int, *, project_id: str, rn
     dominant = _choice(rng, species, n_plots)[plot_idx]
     other = _choice(rng, species, n_trees)
     sp = np.where(rng.random(n_trees) < 0.85, dominant, other)
-    shrunk = shapely.buffer(plots["geometry"].to_numpy()[plot_idx], -3e-5)
+    shrunk = shapely.buffer(plots["geometry"].to_numpy(), -3e-5)[plot_idx]  # one buffer per plot, not per tree
     lon, lat = sample_points(shrunk, rng)
     runner, start, end = _plot_schedule(plot_idx, n_plots, team, first_day, last_day, 10.0, (3.0, 1.5, 6.0), rng)
     df = _meta_frame(runner, start, end, team, rng)
@@ -707,17 +707,24 @@ def make_bunds(plots: pd.DataFrame, n_bunds: int, *, rng: np.random.Generator, s
 
 def make_bund_plantation(bunds: pd.DataFrame, *, project_id: str, rng: np.random.Generator, first_day: str,
                          last_day: str, team: Team, previous: pd.DataFrame | None = None,
-                         measured: tuple[int, int] = (3, 6)) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         measured: tuple[int, int] = (3, 6), by_plot: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One visit per bund: the bund walked as a geotrace, survivors counted, a few trees measured.
 
+    A runner walks up to four bunds a day, anywhere in the project; with ``by_plot`` (projects larger
+    than a runner can cross between two bunds) one runner walks the bunds of one plot per day instead.
     Returns the main rows and the ``tree_measure`` repeat rows.
     """
     n = len(bunds)
-    runner = rng.integers(0, len(team), n)
-    workdays = _workdays(first_day, last_day)
-    day = _assign_days(runner, workdays.size, 4, rng)
-    slot = _cumcount(runner.astype(np.int64) * workdays.size + day)
-    start, end = _times(workdays[day], slot, 75.0, 10.0, (18.0, 8.0, 40.0), rng)
+    if by_plot:
+        plot_idx, plot_ids = pd.factorize(bunds["plot_id"])
+        runner, start, end = _plot_schedule(plot_idx, len(plot_ids), team, first_day, last_day, 75.0,
+                                            (18.0, 8.0, 40.0), rng)
+    else:
+        runner = rng.integers(0, len(team), n)
+        workdays = _workdays(first_day, last_day)
+        day = _assign_days(runner, workdays.size, 4, rng)
+        slot = _cumcount(runner.astype(np.int64) * workdays.size + day)
+        start, end = _times(workdays[day], slot, 75.0, 10.0, (18.0, 8.0, 40.0), rng)
     df = _meta_frame(runner, start, end, team, rng)
 
     grid = LocalGrid(float(bunds["a_lat"].mean()), float(bunds["a_lon"].mean()))
@@ -895,7 +902,8 @@ class FaultSpec:
       become random digits, chosen so the id was never issued) → unknown_stove / unknown_tree.
     - ``duplicate_id`` (``question``) → duplicate_stove / duplicate_tree: the id of an earlier
       submission in the same export; ``copy`` names questions copied along (e.g. the stove model).
-    - ``runner_too_fast``: moved to 3 minutes after the runner's previous submission and ≥ 5 km away.
+    - ``runner_too_fast``: moved to 3 minutes after the runner's previous submission and ≥ 5 km away;
+      ``where`` (a row mask) limits the rows that may be moved (their partners are not limited).
     - ``photo_reused`` (``question`` = the photo): another submission's photo file name.
     - ``repeat_visit`` (``question`` = the visited id): a later visit re-pointed at the stove/tree
       of an earlier visit in the same export; ``copy`` names the household/plot questions copied
@@ -910,6 +918,7 @@ class FaultSpec:
     same: str | None = None
     rate: float | None = None
     detail: str = ""
+    where: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 ID_REASONS = {
@@ -993,6 +1002,21 @@ def inject_faults(subs: Submissions, specs: Sequence[FaultSpec], rng: np.random.
         used[rows] = True
         return rows
 
+    def adjacent_partner(count: int, order: np.ndarray, clean_sorted: np.ndarray, n_before: np.ndarray,
+                         group_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Groups too small for `earlier_partner` (a plot's visits): the clean rows of a group pair off in
+        start order, and a row takes the clean row just before it (disjoint pairs at any count)."""
+        clean_pos = np.flatnonzero(clean_sorted)
+        before = np.r_[-1, clean_pos[:-1]]
+        paired = (before >= 0) & (n_before[clean_pos] % 2 == 1)
+        paired[paired] = group_first[before[paired]] == group_first[clean_pos[paired]]
+        partner_of = np.full(n, -1)
+        partner_of[order[clean_pos[paired]]] = order[before[paired]]
+        rows = pick(partner_of >= 0, count)
+        partners = partner_of[rows]
+        used[partners] = True
+        return rows, partners
+
     def earlier_partner(count: int, same: pd.Series | None) -> tuple[np.ndarray, np.ndarray]:
         """Rows with a clean partner in the same export (and ``same`` value) that started earlier."""
         key = export.fillna("") + "|" + (same.fillna("") if same is not None else "")
@@ -1005,6 +1029,8 @@ def inject_faults(subs: Submissions, specs: Sequence[FaultSpec], rng: np.random.
         group_first = np.maximum.accumulate(np.where(new_group, np.arange(k.size), 0))
         n_before = clean_before - clean_before[group_first]
         eligible_sorted = clean_sorted & (n_before >= count)
+        if eligible_sorted.sum() < count:
+            return adjacent_partner(count, order, clean_sorted, n_before, group_first)
         eligible = np.zeros(n, dtype=bool)
         eligible[order] = eligible_sorted
         rows = pick(eligible, count)
@@ -1116,7 +1142,7 @@ def inject_faults(subs: Submissions, specs: Sequence[FaultSpec], rng: np.random.
             record(rows, spec, partner=partners,
                    detail=(f"{q} '" + main.loc[rows, q].astype("string") + f"' {what} an earlier submission").to_numpy())
         elif f == "runner_too_fast":
-            rows, partners = _runner_too_fast(main, start, geo, used, count, boundary, rng)
+            rows, partners = _runner_too_fast(main, start, geo, used, count, boundary, rng, allowed=spec.where)
             record(rows, spec, partner=partners,
                    detail=("3 min after the runner's previous submission, "
                            + _fmt(_distance_m(geo, rows, partners, main) / 1000.0, 1) + " km away").to_numpy())
@@ -1143,7 +1169,8 @@ def _distance_m(geo: pd.DataFrame, rows: np.ndarray, partners: np.ndarray, main:
 
 
 def _runner_too_fast(main: pd.DataFrame, start: pd.Series, geo: pd.DataFrame, used: np.ndarray, count: int,
-                     boundary: shapely.Polygon, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                     boundary: shapely.Polygon, rng: np.random.Generator,
+                     allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move a submission to 3 minutes after its runner's previous one, at a point ≥ 5 km away."""
     order = np.lexsort((start.to_numpy(), main["runner_id"].fillna("").to_numpy()))
     runner_sorted = main["runner_id"].fillna("").to_numpy()[order]
@@ -1152,6 +1179,8 @@ def _runner_too_fast(main: pd.DataFrame, start: pd.Series, geo: pd.DataFrame, us
     prev[order[same_runner]] = order[np.flatnonzero(same_runner) - 1]
     has_gps = geo["lat"].notna().to_numpy()
     ok = (prev >= 0) & has_gps & ~used
+    if allowed is not None:
+        ok &= np.asarray(allowed, dtype=bool)
     ok[ok] = ~used[prev[ok]] & has_gps[prev[ok]]
     candidates = np.flatnonzero(ok)
     if candidates.size < count:
@@ -1337,23 +1366,115 @@ def write_kobo_csv(subs: Submissions, path: str | Path, *, delimiter: str = ",",
     return path
 
 
-def write_kobo_xlsx(subs: Submissions, path: str | Path, *, group_names: bool = True, username: str = "") -> Path:
-    """A Kobo XLSX export: the main sheet plus one sheet per repeat; numeric answers as numbers."""
+def write_kobo_xlsx(subs: Submissions, path: str | Path, *, group_names: bool = True, username: str = "",
+                    fast: bool = False) -> Path:
+    """A Kobo XLSX export: the main sheet plus one sheet per repeat; numeric answers as numbers.
+
+    The workbook is written with openpyxl, or with ``fast`` column by column as sheet XML (no Python
+    loop over rows, for exports of any size; the same cells, a plainer file).
+    """
     path = Path(path)
-    numeric = {q.name for q in subs.layout.questions if q.type in ("integer", "decimal")}
-    numeric_cols = {"_id", "_index", "_parent_index", "_submission__id"}
+    tables = kobo_tables(subs, group_names=group_names, username=username)
+    if fast:
+        path.write_bytes(_xlsx_bytes({sheet: (table, _xlsx_numeric(subs.layout, table.columns))
+                                      for sheet, table in tables.items()}))
+        return path
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for sheet, table in kobo_tables(subs, group_names=group_names, username=username).items():
+        for sheet, table in tables.items():
             out = table.astype(object).where(table.notna(), None)
-            for col in table.columns:
-                leaf = col.rsplit("/", 1)[-1]
-                if leaf in numeric or col in numeric_cols or re.search(r"_(latitude|longitude|altitude|precision)$", col):
+            for col, numeric in zip(table.columns, _xlsx_numeric(subs.layout, table.columns)):
+                if numeric:
                     num = pd.to_numeric(table[col], errors="coerce")
                     out[col] = num.astype(object).where(num.notna(), out[col])
             out.to_excel(xw, sheet_name=sheet, index=False)
     path.write_bytes(_normalise_xlsx(buf.getvalue()))
     return path
+
+
+def _xlsx_numeric(layout: FormLayout, columns) -> list[bool]:
+    """Which columns of a Kobo sheet hold numbers (integer and decimal questions, ids, geopoint parts)."""
+    numeric = {q.name for q in layout.questions if q.type in ("integer", "decimal")}
+    numeric_cols = {"_id", "_index", "_parent_index", "_submission__id"}
+    return [col.rsplit("/", 1)[-1] in numeric or col in numeric_cols
+            or bool(re.search(r"_(latitude|longitude|altitude|precision)$", col)) for col in columns]
+
+
+SPREADSHEETML = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+def _xml_escape(text: pd.Series) -> pd.Series:
+    return (text.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
+            .str.replace(">", "&gt;", regex=False).str.replace('"', "&quot;", regex=False))
+
+
+def _column_letters(n: int) -> list[str]:
+    letters = []
+    for i in range(1, n + 1):  # one per column
+        name = ""
+        while i:
+            i, r = divmod(i - 1, 26)
+            name = chr(65 + r) + name
+        letters.append(name)
+    return letters
+
+
+def _sheet_xml(table: pd.DataFrame, numeric: Sequence[bool]) -> bytes:
+    """A worksheet's XML built a column at a time: text as inline strings, numbers where ``numeric`` and
+    the text parses, blanks left out."""
+    n = len(table)
+    letters = _column_letters(table.shape[1])
+    header = pd.Series([str(c) for c in table.columns], dtype="string")
+    cells = ('<c r="' + pd.Series(letters, dtype="string") + '1" t="inlineStr"><is><t xml:space="preserve">'
+             + _xml_escape(header) + "</t></is></c>")
+    row_no = pd.Series(np.arange(2, n + 2), dtype="int64").astype("string")
+    body = pd.Series("", index=row_no.index, dtype="string")
+    for letter, col, is_number in zip(letters, table.columns, numeric):  # a pass per column
+        text = table[col].astype("string").reset_index(drop=True)
+        ref = '<c r="' + letter + row_no
+        cell = ref + '" t="inlineStr"><is><t xml:space="preserve">' + _xml_escape(text) + "</t></is></c>"
+        if is_number:
+            cell = cell.where(pd.to_numeric(text, errors="coerce").isna(), ref + '"><v>' + text.str.strip() + "</v></c>")
+        body = body + cell.fillna("")
+    rows = '<row r="' + row_no + '">' + body + "</row>"
+    return (f'{XML_DECLARATION}<worksheet xmlns="{SPREADSHEETML}"><dimension ref="A1:{letters[-1]}{n + 1}"/>'
+            f'<sheetData><row r="1">{"".join(cells)}</row>{"".join(rows)}</sheetData></worksheet>').encode("utf-8")
+
+
+def _xlsx_bytes(sheets: Mapping[str, tuple[pd.DataFrame, Sequence[bool]]]) -> bytes:
+    """A minimal, reproducible XLSX workbook (no styles, inline strings) with these sheets."""
+    names = _xml_escape(pd.Series(list(sheets), dtype="string")).tolist()
+    sheet_parts = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(1, len(names) + 1))
+    entries = {
+        "[Content_Types].xml": (
+            f'{XML_DECLARATION}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            f"{sheet_parts}</Types>").encode("utf-8"),
+        "_rels/.rels": (
+            f'{XML_DECLARATION}<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1" '
+            f'Type="{OFFICE_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>').encode("utf-8"),
+        "xl/workbook.xml": (
+            f'{XML_DECLARATION}<workbook xmlns="{SPREADSHEETML}" xmlns:r="{OFFICE_RELS}"><sheets>'
+            + "".join(f'<sheet name="{name}" sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(names, 1))
+            + "</sheets></workbook>").encode("utf-8"),
+        "xl/_rels/workbook.xml.rels": (
+            f'{XML_DECLARATION}<Relationships xmlns="{PACKAGE_RELS}">'
+            + "".join(f'<Relationship Id="rId{i}" Type="{OFFICE_RELS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                      for i in range(1, len(names) + 1))
+            + "</Relationships>").encode("utf-8"),
+    }
+    for i, (table, numeric) in enumerate(sheets.values(), 1):
+        entries[f"xl/worksheets/sheet{i}.xml"] = _sheet_xml(table, numeric)
+    return _deterministic_zip(entries)
 
 
 def _normalise_xlsx(data: bytes) -> bytes:
@@ -1418,14 +1539,14 @@ class SampleProject:
     plots: pd.DataFrame | None = None
 
 
-def write_export(subs: Submissions, export: ExportFile, folder: Path) -> Path:
+def write_export(subs: Submissions, export: ExportFile, folder: Path, *, fast_xlsx: bool = False) -> Path:
     """Write one export file of ``subs`` (restricted to the export's submissions)."""
     part = subs.subset(export.submission_ids)
     path = folder / export.name
     if export.flavour == "kobo_csv":
         return write_kobo_csv(part, path, delimiter=export.delimiter)
     if export.flavour == "kobo_xlsx":
-        return write_kobo_xlsx(part, path)
+        return write_kobo_xlsx(part, path, fast=fast_xlsx)
     if export.flavour == "odk_csv":
         return write_odk_csv(part, path)
     if export.flavour == "odk_zip":
@@ -1433,13 +1554,18 @@ def write_export(subs: Submissions, export: ExportFile, folder: Path) -> Path:
     raise ValueError(f"unknown flavour {export.flavour!r}")
 
 
-def _geojson(features: list[dict]) -> str:
-    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"
+def _geojson(features: list[dict], indent: int | None = 1) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": features}, indent=indent) + "\n"
 
 
 def _feature(geom: shapely.Geometry, properties: dict) -> dict:
     coords = [[[round(x, 6), round(y, 6)] for x, y in geom.exterior.coords]]
     return {"type": "Feature", "properties": properties, "geometry": {"type": "Polygon", "coordinates": coords}}
+
+
+def _plot_features(plots: pd.DataFrame) -> list[dict]:
+    return [_feature(g, {"plot_id": p, "farmer_id": f, "area_ha": float(a)})
+            for p, f, a, g in plots[["plot_id", "farmer_id", "area_ha", "geometry"]].itertuples(index=False)]
 
 
 def _overlap_faults(submission_ids: pd.Series, form: str, export: str, other: str) -> pd.DataFrame:
@@ -1462,13 +1588,13 @@ def _quarantined(faults: pd.DataFrame) -> pd.Index:
     return pd.Index(faults.loc[faults["kind"] == "quarantine", "submission_id"].unique())
 
 
-def _write_project(project: SampleProject, files: Mapping[str, str], readme: str) -> None:
+def _write_project(project: SampleProject, files: Mapping[str, str], readme: str, *, fast_xlsx: bool = False) -> None:
     folder = project.folder
     (folder / "exports").mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     for export in project.exports:
-        write_export(project.submissions[export.dataset], export, folder / "exports")
+        write_export(project.submissions[export.dataset], export, folder / "exports", fast_xlsx=fast_xlsx)
     faults = project.faults.sort_values(["export", "form", "reason", "submission_id"], kind="stable")
     faults.to_csv(folder / "expected_faults.csv", index=False, lineterminator="\n")
     (folder / "README.md").write_text(readme, encoding="utf-8")
@@ -1477,7 +1603,8 @@ def _write_project(project: SampleProject, files: Mapping[str, str], readme: str
 def _fault_summary(project: SampleProject) -> str:
     f = project.faults
     counts = f.groupby(["export", "reason"]).size().unstack(fill_value=0)
-    counts = counts.reindex(columns=[r for r in REASON_KIND if r in counts.columns])
+    counts = counts.reindex(columns=[r for r in REASON_KIND if r in counts.columns]
+                            + [r for r in counts.columns if r not in REASON_KIND])
     lines = ["| export | " + " | ".join(counts.columns) + " |", "|---" * (len(counts.columns) + 1) + "|"]
     for name, row in counts.iterrows():
         lines.append(f"| `{name}` | " + " | ".join(str(v) if v else "" for v in row) + " |")
@@ -1768,12 +1895,10 @@ def generate_in_mh_af_001(projects_dir: str | Path = PROJECTS_DIR, seed: int = M
         faults=pd.concat([plant_faults, surv1_faults, surv2_faults, bund1_faults, bund2_faults], ignore_index=True),
     )
     if write:
-        plot_features = [_feature(g, {"plot_id": p, "farmer_id": f, "area_ha": float(a)})
-                         for p, f, a, g in plots[["plot_id", "farmer_id", "area_ha", "geometry"]].itertuples(index=False)]
         _write_project(project, {
             "project.yaml": MH_PROJECT_YAML,
             "boundary.geojson": _geojson([_feature(boundary, {"project_id": project_id, "name": "Farm and bund trees, Maharashtra"})]),
-            "plots.geojson": _geojson(plot_features),
+            "plots.geojson": _geojson(_plot_features(plots)),
         }, _mh_readme(project, seed))
     return project
 
@@ -1970,6 +2095,363 @@ def synth_cookstove_project(projects_dir: str | Path, project_id: str, n_stoves:
     for export in exports:
         write_export(project.submissions[export.dataset], export, folder / "exports")
     return project
+
+
+# ---------------------------------------------------------------------------------------------
+# Tree projects of any size (`mrv synth --kind trees`)
+
+SYNTH_FLAVOURS = ("kobo", "odk", "mixed")
+MAX_TREE_FAULT_RATE = 0.04
+"""Each of about sixteen faults takes this share of a form's submissions (pair faults two rows), and so
+do the overlaps between files: at this rate some four fifths of a form's rows are spoken for."""
+TREES_PER_PLOT = 16  # as in IN-MH-AF-001 (400 tagged trees on 25 plots): about 13 trees per hectare
+BUNDS_PER_PLOT = 2  # farmers who plant bunds plant two edges of their plot on average
+BUND_DENSITY_PER_HA = 45.0  # saplings per hectare of a bund plot, under VM0047's census limit of 50
+TREE_SPECIES = {"MEDU": 0.55, "TEGR": 0.45}
+TREE_WINDOWS = {
+    "tree_planting": ("2024-06-10", "2024-08-31"),
+    "tree_survival_mp1": ("2025-09-01", "2025-11-29"),
+    "tree_survival_mp2": ("2026-04-01", "2026-06-13"),
+    "bund_plantation_mp1": ("2025-10-01", "2025-12-13"),
+    "bund_plantation_mp2": ("2026-04-15", "2026-06-20"),
+}
+XLSX_MAX_ROWS = 1_048_576  # rows of one worksheet, header included
+PLOT_REASON_KIND = {"outside_plot": "warning"}
+"""A pipeline warning beyond the contract's table: a tree or bund point outside its own plot."""
+
+
+def _boundary_and_plots(n_plots: int, seed: int) -> tuple[shapely.Polygon, pd.DataFrame]:
+    """A boundary (about 4 × 3) just large enough for ``n_plots`` plots of ``make_plots``, and the plots."""
+    cell_km2 = 0.48 ** 2  # make_plots puts at most one plot in each 480 m grid cell
+    width = max(12.0, float(np.sqrt(n_plots * cell_km2 / 0.8 * (4 / 3) * (4 / np.pi))) + 2.0)
+    for _ in range(8):
+        boundary = make_boundary(20.00, 76.50, width, 0.75 * width, stage_rng(seed, "boundary"))
+        try:
+            return boundary, make_plots(boundary, n_plots, stage_rng(seed, "plots"))
+        except ValueError:  # this wobble of the boundary holds too few plots: draw a larger one
+            width *= 1.2
+    raise ValueError(f"no boundary found that holds {n_plots} plots")
+
+
+def _team_size(runner_days: int, windows: Sequence[str], minimum: int) -> int:
+    """Runners enough that each works on at most about 40 % of the work days of the shortest window."""
+    days = min(_workdays(*TREE_WINDOWS[w]).size for w in windows)
+    return max(minimum, -(-runner_days // int(0.4 * days)))
+
+
+def _distinct_photos(names: pd.Series, taken: np.ndarray) -> np.ndarray:
+    """Photo names (``<epoch ms>.jpg``) moved on by a millisecond until no two are alike and none is in
+    ``taken`` (the integrity rules compare photos across every form of a project)."""
+    ms = names.str[:-4].astype("int64").to_numpy().copy()
+    while True:
+        clash = pd.Series(ms).duplicated().to_numpy() | np.isin(ms, taken)
+        if not clash.any():
+            return (pd.Series(ms).astype("string") + ".jpg").to_numpy()
+        ms[clash] += 1
+
+
+def _snap_into_plots(lon, lat, plot_ids, plots: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Points outside their own plot moved onto its edge (GPS noise must not read as a tree off its plot)."""
+    lon = np.array(lon, dtype=float)
+    lat = np.array(lat, dtype=float)
+    geoms = plots.set_index("plot_id")["geometry"].reindex(pd.Index(np.asarray(plot_ids))).to_numpy()
+    ok = ~pd.isna(geoms) & np.isfinite(lon) & np.isfinite(lat)
+    out = np.zeros(lon.size, dtype=bool)
+    out[ok] = ~shapely.contains_xy(geoms[ok], lon[ok], lat[ok])
+    if out.any():
+        ring = shapely.get_exterior_ring(geoms[out])
+        edge = shapely.line_interpolate_point(ring, shapely.line_locate_point(ring, shapely.points(lon[out], lat[out])))
+        lon[out], lat[out] = shapely.get_x(edge), shapely.get_y(edge)
+    return lon, lat
+
+
+def _plan_exports(subs: Submissions, dataset: str, flavour: str, batches: int, overlap_rate: float,
+                  delimiter: str = ",") -> tuple[pd.Series, np.ndarray, list[ExportFile], pd.DataFrame]:
+    """Split a dataset into export files in order of receipt (server id).
+
+    ``flavour``: all KoboToolbox, all ODK Central, or ``mixed`` (at least two files: KoboToolbox first,
+    ODK Central later, as when a team changes servers). A form with a repeat goes out as Kobo XLSX
+    (a sheet per repeat) or an ODK zip. The last ``overlap_rate`` of each file's submissions are in the
+    next file too (overlapping date ranges), where they are duplicates to store once. Returns each row's
+    (first) file, the mask of rows in two files, the files, and the ground truth of the overlaps.
+    """
+    form_id = subs.layout.form_id
+    main = subs.main
+    ids = main["submission_id"].to_numpy()
+    n_files = max(2, batches) if flavour == "mixed" else batches
+    order = np.argsort(main["server_id"].to_numpy(), kind="stable")
+    chunks = [c for c in np.array_split(order, n_files) if c.size]
+    export = np.empty(len(main), dtype=object)
+    overlap = np.zeros(len(main), dtype=bool)
+    files: list[ExportFile] = []
+    dups: list[pd.DataFrame] = []
+    for i, rows in enumerate(chunks):  # one pass per export file
+        app = "kobo" if flavour == "kobo" or (flavour == "mixed" and i < (len(chunks) + 1) // 2) else "odk"
+        kind = {("kobo", False): "kobo_csv", ("kobo", True): "kobo_xlsx", ("odk", False): "odk_csv",
+                ("odk", True): "odk_zip"}[app, bool(subs.layout.repeats)]
+        name = f"{dataset}_{i + 1:04d}_{app}.{kind.split('_')[1]}"
+        export[rows] = name
+        carried = rows[:0]
+        if i:
+            before = chunks[i - 1]
+            carried = before[before.size - min(before.size, int(round(overlap_rate * before.size))):]
+            overlap[carried] = True
+            dups.append(_overlap_faults(pd.Series(ids[carried]), form_id, name, files[-1].name))
+        if kind == "kobo_xlsx":
+            held = np.r_[carried, rows]
+            longest = max([held.size] + [int(r["submission_id"].isin(ids[held]).sum()) for r in subs.repeats.values()])
+            if longest >= XLSX_MAX_ROWS:
+                raise ValueError(f"{name} would hold {longest:,} rows on one sheet, more than an XLSX sheet can; "
+                                 "split it into more batches (--batches)")
+        note = f"{carried.size} submissions also in `{files[-1].name}`" if carried.size else ""
+        files.append(ExportFile(name, form_id, kind, dataset, pd.Index(ids[np.r_[carried, rows]]),
+                                delimiter=delimiter if kind == "kobo_csv" else ",", note=note))
+    truth = pd.concat(dups, ignore_index=True)[FAULT_COLUMNS] if dups else pd.DataFrame(columns=FAULT_COLUMNS)
+    return pd.Series(export, dtype="string"), overlap, files, truth
+
+
+def _may_run_too_fast(main: pd.DataFrame, export: pd.Series) -> np.ndarray:
+    """Rows a ``runner_too_fast`` fault may move: the runner's last of the day, following a submission of
+    the same day in the same file. The runner's next stop is then a day later (so only the moved row is
+    too fast), and both submissions of the pair are in one upload."""
+    start = _parse_local(main["start"])
+    runner = main["runner_id"].fillna("").to_numpy()
+    order = np.lexsort((start.to_numpy(), runner))
+    r = runner[order]
+    day = start.dt.normalize().to_numpy()[order]
+    file = export.to_numpy()[order]
+    same_day = np.r_[False, (r[1:] == r[:-1]) & (day[1:] == day[:-1])]
+    last = np.r_[~same_day[1:], True]
+    same_file = np.r_[False, file[1:] == file[:-1]]
+    eligible = np.zeros(len(main), dtype=bool)
+    eligible[order] = last & same_day & same_file
+    return eligible
+
+
+def _tree_fault_specs(form_id: str, project_id: str, rate: float, unknown_tree: str,
+                      may_run_too_fast: np.ndarray) -> list[FaultSpec]:
+    """Every fault of the contract that applies to a tree form, each at ``rate``; pair faults first."""
+    own = {
+        "tree_planting": [
+            FaultSpec("duplicate_id", question="tree_id", rate=rate),
+            FaultSpec("photo_reused", question="photo_tree", rate=rate),
+            FaultSpec("blank", question="species_code", rate=rate),
+            FaultSpec("set", question="species_code", value="TEGA", rate=rate, detail="species not in the project parameters"),
+            FaultSpec("future_date", question="planted_on", rate=rate),
+        ],
+        "tree_survival": [
+            FaultSpec("repeat_visit", question="tree_id", same="plot_id", rate=rate),
+            FaultSpec("photo_reused", question="photo_tree", rate=rate),
+            FaultSpec("unknown_id", question="tree_id", value=unknown_tree, rate=rate),
+            FaultSpec("blank", question="status", rate=rate),
+            FaultSpec("set", question="gbh_cm", value="1250", rate=rate, detail="above 1000"),
+            FaultSpec("future_date", question="visit_date", rate=rate),
+        ],
+        "bund_plantation": [
+            FaultSpec("photo_reused", question="photo_bund", rate=rate),
+            FaultSpec("blank", question="saplings_planted", rate=rate),
+            FaultSpec("alive_gt_planted", rate=rate),
+            FaultSpec("repeat_set", question="m_species_code", value="AZIM", rate=rate,
+                      detail="species not in the project parameters"),
+            FaultSpec("future_date", question="visit_date", rate=rate),
+        ],
+    }[form_id]
+    return [FaultSpec("runner_too_fast", rate=rate, where=may_run_too_fast), *own,
+            FaultSpec("wrong_project", value=f"{project_id}-X", rate=rate), FaultSpec("no_gps", rate=rate),
+            FaultSpec("outside_boundary", rate=rate), FaultSpec("low_gps_accuracy", rate=rate),
+            FaultSpec("short_interview", rate=rate), FaultSpec("end_before_start", rate=rate)]
+
+
+def _settle_tree_faults(subs: Submissions, faults: pd.DataFrame, export: pd.Series, files: list[ExportFile],
+                        plots: pd.DataFrame) -> pd.DataFrame:
+    """Make each injected fault read the one way the contract allows, whatever the upload order.
+
+    - ``photo_reused``: both submissions show the photo, but only the later upload can see the other; the
+      ground truth names the one in the later (or same) file.
+    - ``repeat_visit``: both visits are on one day, so the later visit must also be the later received
+      (later in its file); its point is kept on its plot.
+    - ``runner_too_fast`` moves a tree or bund kilometres off its plot: the ``outside_plot`` warning too.
+    """
+    main = subs.main
+    faults = faults.copy()
+    file_of = pd.Series(export.to_numpy(), index=main["submission_id"].to_numpy())
+    rank = {f.name: i for i, f in enumerate(files)}
+    photo = faults["reason"] == "photo_reused"
+    sid, other = faults.loc[photo, "submission_id"], faults.loc[photo, "related_submission_id"]
+    swap = (file_of.loc[sid].map(rank).to_numpy() < file_of.loc[other].map(rank).to_numpy())
+    idx = faults.index[photo][swap]
+    faults.loc[idx, ["submission_id", "related_submission_id"]] = faults.loc[idx, ["related_submission_id", "submission_id"]].to_numpy()
+    faults.loc[idx, "export"] = file_of.loc[faults.loc[idx, "submission_id"]].to_numpy()
+
+    repeat = faults.loc[faults["reason"] == "repeat_visit"]
+    if len(repeat):
+        pos = pd.Series(main.index, index=main["submission_id"].to_numpy())
+        r, p = pos.loc[repeat["submission_id"]].to_numpy(), pos.loc[repeat["related_submission_id"]].to_numpy()
+        early = main.loc[r, "submitted_at"].to_numpy() <= main.loc[p, "submitted_at"].to_numpy()
+        main.loc[r[early], "submitted_at"] = main.loc[p[early], "submitted_at"].to_numpy() + np.timedelta64(1, "ms")
+        main["server_id"] = (main["server_id"].min() - 1) + main["submitted_at"].rank(method="first").astype("int64")
+        g = _split_geopoint(main.loc[r, "location"])
+        lon, lat = _snap_into_plots(g["lon"], g["lat"], main.loc[r, "plot_id"], plots)
+        main.loc[r, "location"] = _join_geopoint(lat, lon, g["alt"], g["acc"]).to_numpy()
+
+    fast = faults.loc[faults["reason"] == "runner_too_fast"]
+    plot_of = main.set_index("submission_id")["plot_id"]
+    off_plot = fast.assign(reason="outside_plot", kind=PLOT_REASON_KIND["outside_plot"], related_submission_id="",
+                           detail=("moved off plot " + plot_of.loc[fast["submission_id"]].astype("string")).to_numpy())
+    return pd.concat([faults, off_plot], ignore_index=True)
+
+
+def _tree_dataset(truth: pd.DataFrame, dataset: str, form_id: str, *, project_id: str, seed: int, boundary: shapely.Polygon,
+                  plots: pd.DataFrame, flavour: str, batches: int, fault_rate: float, server_id_base: int,
+                  repeats: Mapping[str, pd.DataFrame] | None = None, unknown_tree: str = "",
+                  delimiter: str = ",") -> tuple[Submissions, list[ExportFile], pd.DataFrame]:
+    """One dataset of a tree project: submissions, export files, injected faults with their ground truth."""
+    subs = to_submissions(truth, load_form(form_id), repeats, server_id_base=server_id_base)
+    export, overlap, files, faults = _plan_exports(subs, dataset, flavour, batches, fault_rate, delimiter)
+    if fault_rate > 0:
+        specs = _tree_fault_specs(form_id, project_id, fault_rate, unknown_tree, _may_run_too_fast(subs.main, export))
+        try:
+            subs, injected = inject_faults(subs, specs, stage_rng(seed, f"{dataset}-faults"), boundary=boundary,
+                                           export=export, protected=overlap)
+        except ValueError as exc:
+            raise ValueError(f"{dataset}: {len(subs.main)} submissions cannot take a fault rate of {fault_rate} ({exc})") from exc
+        faults = pd.concat([faults, _settle_tree_faults(subs, injected, export, files, plots)], ignore_index=True)
+    return subs, files, faults
+
+
+def synth_tree_project(projects_dir: str | Path, project_id: str, trees: int, bunds: int | None = None, *,
+                       seed: int = 1, fault_rate: float = 0.01, flavour: str = "mixed",
+                       batches: int = 1) -> SampleProject:
+    """A VM0047 tree project of any size, deterministic from `seed`, for benchmarks and load tests.
+
+    Like IN-MH-AF-001, scaled: `trees` tagged trees on farm plots (about 16 a plot), planted in 2024 and
+    revisited in MP1 and MP2, and `bunds` planted bunds (default `trees` / 16, two a plot on plots of
+    their own) walked in MP1 and MP2 with 3–6 measured trees each in the `tree_measure` repeat. Each
+    form's submissions go out in `batches` export files per dataset (`flavour` kobo, odk, or mixed:
+    Kobo first, ODK later, at least two files), and each applicable fault of the contract is injected
+    into about `fault_rate` of the submissions, as are overlaps between consecutive files (0 for clean
+    data). The folder gets project.yaml, boundary.geojson, plots.geojson, ``exports/``,
+    expected_faults.csv and a README, like the bundled samples; upload the exports in file-name order.
+    """
+    bunds = trees // TREES_PER_PLOT if bunds is None else bunds
+    if trees < 0 or bunds < 0 or trees + bunds == 0:
+        raise ValueError("a tree project needs trees or bunds (neither may be negative)")
+    if not 0 <= fault_rate <= MAX_TREE_FAULT_RATE:
+        raise ValueError(f"fault_rate must be between 0 and {MAX_TREE_FAULT_RATE}")
+    if flavour not in SYNTH_FLAVOURS or batches < 1:
+        raise ValueError(f"flavour must be one of {', '.join(SYNTH_FLAVOURS)} and batches at least 1")
+    folder = Path(projects_dir) / project_id
+    n_tree_plots = -(-trees // TREES_PER_PLOT)
+    n_bund_plots = -(-bunds // BUNDS_PER_PLOT)
+    boundary, plots = _boundary_and_plots(n_tree_plots + n_bund_plots, seed)
+    # Tagged trees and bunds are on different farms, so no plot goes over the census density limit.
+    is_tree_plot = np.zeros(len(plots), dtype=bool)
+    is_tree_plot[stage_rng(seed, "tree-plots").choice(len(plots), n_tree_plots, replace=False)] = True
+    tree_plots = plots.loc[is_tree_plot].reset_index(drop=True)
+    bund_plots = plots.loc[~is_tree_plot].reset_index(drop=True)
+    team = make_team(101, _team_size(n_tree_plots, ["tree_planting", "tree_survival_mp1", "tree_survival_mp2"], 6),
+                     stage_rng(seed, "team"))
+    bund_team = make_team(101 + len(team), _team_size(n_bund_plots, ["bund_plantation_mp1", "bund_plantation_mp2"], 3),
+                          stage_rng(seed, "bund-team"))
+    common = dict(project_id=project_id, seed=seed, boundary=boundary, plots=plots, flavour=flavour, batches=batches,
+                  fault_rate=fault_rate)
+    truth: dict[str, pd.DataFrame] = {}
+    submissions: dict[str, Submissions] = {}
+    exports: list[ExportFile] = []
+    faults: list[pd.DataFrame] = []
+    photos = np.array([], dtype=np.int64)
+
+    def add(dataset: str, form_id: str, frame: pd.DataFrame, photo: str, **kwargs) -> None:
+        """Submissions, exports and faults of one dataset; its photo names unlike every other's."""
+        nonlocal photos
+        frame[photo] = _distinct_photos(frame[photo].astype("string"), photos)
+        photos = np.r_[photos, frame[photo].str[:-4].astype("int64").to_numpy()]
+        truth[dataset] = frame
+        subs, files, found = _tree_dataset(frame, dataset, form_id, **common, **kwargs)
+        submissions[dataset] = subs
+        exports.extend(files)
+        faults.append(found)
+
+    if trees:
+        plant_truth = make_tree_planting(tree_plots, trees, project_id=project_id, rng=stage_rng(seed, "planting"),
+                                         first_day=TREE_WINDOWS["tree_planting"][0],
+                                         last_day=TREE_WINDOWS["tree_planting"][1], team=team, species=TREE_SPECIES)
+        add("tree_planting", "tree_planting", plant_truth, "photo_tree", server_id_base=331_000_000)
+        # Trees whose planting record is quarantined are never revisited: the only unknown_tree
+        # visits are the injected ones, whose tag numbers ("T9…", one digit longer) were never issued.
+        accepted = plant_truth.loc[~plant_truth["submission_id"].isin(_quarantined(faults[-1]))]
+        unknown_tree = "T9" + "#" * (max(4, len(str(trees))) + 2)
+        previous = None
+        for period, base, delimiter in (("mp1", 362_000_000, ","), ("mp2", 391_000_000, ";")):
+            dataset = f"tree_survival_{period}"
+            surv = make_tree_survival(accepted, tree_plots, rng=stage_rng(seed, f"survival-{period}"),
+                                      first_day=TREE_WINDOWS[dataset][0], last_day=TREE_WINDOWS[dataset][1], team=team,
+                                      previous=previous)
+            surv["location_longitude"], surv["location_latitude"] = _snap_into_plots(
+                surv["location_longitude"], surv["location_latitude"], surv["plot_id"], tree_plots)
+            add(dataset, "tree_survival", surv, "photo_tree", server_id_base=base, unknown_tree=unknown_tree,
+                delimiter=delimiter)
+            previous = surv
+    if bunds:
+        bund_frame = make_bunds(bund_plots, bunds, rng=stage_rng(seed, "bunds"))
+        on_plot = bund_frame.groupby("plot_id")["bund_id"].transform("size").to_numpy()
+        area = bund_plots.set_index("plot_id")["area_ha"].reindex(bund_frame["plot_id"]).to_numpy()
+        cap = np.maximum(1, np.floor(BUND_DENSITY_PER_HA * area / on_plot)).astype(np.int64)
+        bund_frame["saplings_planted"] = np.minimum(bund_frame["saplings_planted"].to_numpy(), cap)
+        truth["bunds"] = bund_frame
+        previous = None
+        for period, base in (("mp1", 371_000_000), ("mp2", 398_000_000)):
+            dataset = f"bund_plantation_{period}"
+            main, measured = make_bund_plantation(bund_frame, project_id=project_id, rng=stage_rng(seed, f"bunds-{period}"),
+                                                  first_day=TREE_WINDOWS[dataset][0], last_day=TREE_WINDOWS[dataset][1],
+                                                  team=bund_team, previous=previous, by_plot=True)
+            main["location_longitude"], main["location_latitude"] = _snap_into_plots(
+                main["location_longitude"], main["location_latitude"], main["plot_id"], bund_plots)
+            truth[f"{dataset}/tree_measure"] = measured
+            add(dataset, "bund_plantation", main, "photo_bund", server_id_base=base, repeats={"tree_measure": measured})
+            previous = main
+
+    project = SampleProject(project_id, folder, boundary, truth, submissions, exports,
+                            pd.concat(faults, ignore_index=True), plots=plots)
+    name = f"Synthetic farm and bund trees (mrv synth, seed {seed})"
+    yaml = MH_PROJECT_YAML.replace("IN-MH-AF-001", project_id).replace("Farm and bund trees, Maharashtra", name)
+    _write_project(project, {
+        "project.yaml": yaml,
+        "boundary.geojson": _geojson([_feature(boundary, {"project_id": project_id, "name": name})]),
+        "plots.geojson": _geojson(_plot_features(plots), indent=None),  # one line: the C encoder, fast for many plots
+    }, _tree_readme(project, trees=trees, bunds=bunds, seed=seed, fault_rate=fault_rate, flavour=flavour,
+                    batches=batches), fast_xlsx=True)
+    return project
+
+
+def _tree_readme(project: SampleProject, *, trees: int, bunds: int, seed: int, fault_rate: float, flavour: str,
+                 batches: int) -> str:
+    faults = _fault_summary(project) if len(project.faults) else "(none: clean data)"
+    return f"""# {project.project_id} — synthetic farm and bund trees (VM0047 census)
+
+Generated by `mrv synth --kind trees --project {project.project_id} --trees {trees} --bunds {bunds} --seed {seed}
+--fault-rate {fault_rate} --flavour {flavour} --batches {batches}` (`pipelines/synth.py`,
+`synth_tree_project`); the same command writes these files byte for byte again. {trees} tagged trees on
+farm plots, planted {TREE_WINDOWS['tree_planting'][0]} … {TREE_WINDOWS['tree_planting'][1]} and revisited in MP1 and MP2; {bunds} planted
+bunds on other plots, walked in MP1 and MP2 with a few trees measured on each (`tree_measure` repeat).
+{len(project.plots)} plots in `plots.geojson`. Everything is synthetic (CC0 1.0).
+
+Upload the exports in file-name order (the planting census first: a survival visit to a tree without
+an accepted planting record is `unknown_tree`), then `mrv run --project {project.project_id} --period MP1`
+and `--period MP2`.
+
+## Exports
+
+{_exports_summary(project)}
+
+## Injected faults (`expected_faults.csv`)
+
+One submission carries exactly the reasons listed for it. `duplicate_submission` rows are
+submissions in two consecutive files: stored once. A `runner_too_fast` submission is moved kilometres
+away, so it is also off its plot (`outside_plot`, a pipeline warning beyond the contract's table).
+
+{faults}
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
