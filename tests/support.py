@@ -131,3 +131,25 @@ def visit(i: int, **overrides) -> dict:
            "start": start, "end": end}
     row.update(overrides)
     return row
+
+
+def assert_faults_match_ground_truth(home: DataHome, project_id: str) -> pd.DataFrame:
+    """The warehouse flags exactly the faults of the project's `expected_faults.csv` (the generator's ground
+    truth): every injected fault with its reason code, nothing else, and the ignored duplicates. Returns it."""
+    import duckdb
+
+    expected = pd.read_csv(home.project_dir(project_id) / "expected_faults.csv")
+    with duckdb.connect(str(home.warehouse_db), read_only=True) as con:
+        found = con.execute("SELECT submission_id, reason FROM quarantine WHERE project_id = ? UNION ALL "
+                            "SELECT submission_id, reason FROM warnings WHERE project_id = ?",
+                            [project_id, project_id]).df()
+        ignored = con.execute("SELECT sum(duplicates) FROM batches WHERE project_id = ?", [project_id]).fetchone()[0]
+    flagged = expected[expected["kind"] != "ignored"]
+    wanted = set(map(tuple, flagged[["submission_id", "reason"]].to_numpy()))
+    got = set(map(tuple, found.to_numpy()))
+    assert wanted - got == set(), "injected faults not found"
+    # A reused photo is flagged on both submissions when both are in one upload; the ground truth names one.
+    partners = {(r.related_submission_id, r.reason) for r in flagged.itertuples() if r.reason == "photo_reused"}
+    assert got - wanted - partners == set(), "rows flagged that no fault explains"
+    assert ignored == (expected["kind"] == "ignored").sum()
+    return expected

@@ -7,9 +7,8 @@ written independently of the pipeline's rules.
 import shutil
 from pathlib import Path
 
-import duckdb
-import pandas as pd
 import pytest
+from support import assert_faults_match_ground_truth
 
 from pipelines.cli import FORM_ORDER
 from pipelines.ingest import ingest_in_process
@@ -33,16 +32,4 @@ def sample_home(tmp_path_factory):
 
 @pytest.mark.parametrize("project", sorted(p.name for p in SAMPLES.iterdir() if (p / "expected_faults.csv").exists()))
 def test_sample_faults_are_found_with_their_reason_codes(sample_home, project):
-    expected = pd.read_csv(sample_home.project_dir(project) / "expected_faults.csv")
-    with duckdb.connect(str(sample_home.warehouse_db), read_only=True) as con:
-        found = con.execute("SELECT submission_id, reason FROM quarantine WHERE project_id = ? UNION ALL "
-                            "SELECT submission_id, reason FROM warnings WHERE project_id = ?", [project, project]).df()
-        ignored = con.execute("SELECT sum(duplicates) FROM batches WHERE project_id = ?", [project]).fetchone()[0]
-    flagged = expected[expected["kind"] != "ignored"]
-    wanted = set(map(tuple, flagged[["submission_id", "reason"]].to_numpy()))
-    got = set(map(tuple, found.to_numpy()))
-    assert wanted - got == set(), "injected faults not found"
-    # A reused photo is flagged on both submissions that show it; the generator names one of them.
-    partners = {(r.related_submission_id, r.reason) for r in flagged.itertuples() if r.reason == "photo_reused"}
-    assert got - wanted - partners == set(), "rows flagged that no fault explains"
-    assert ignored == (expected["kind"] == "ignored").sum()
+    assert_faults_match_ground_truth(sample_home, project)
