@@ -43,8 +43,9 @@ $(VENV)/.installed-e2e: pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,e2e]"
 	touch $@
 
-## Python packages of the real-infrastructure tests in tests/e2e (selenium, dagster-postgres). The
-## system packages (Debian postgresql, chromium, chromium-driver) are installed by .ci/run.
+## Python packages of the real-infrastructure tests in tests/e2e (selenium, dagster-postgres,
+## dagster-celery[redis]). The system packages (Debian postgresql, chromium, chromium-driver,
+## redis-server) are installed by .ci/run.
 install-e2e: $(VENV)/.installed-e2e
 
 ## Only the real-infrastructure tests; a missing PostgreSQL or Chromium fails them instead of skipping.

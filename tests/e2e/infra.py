@@ -223,3 +223,112 @@ def dagster_dev(mrv_home: Path, log: Path, cwd: Path, timeout: float = DEV_START
         yield DagsterDev(url, process, log)
     finally:
         stop_process_group(process)
+
+
+# --- Redis broker and Celery workers ----------------------------------------------------------
+# The distributed-executor suite (test_distributed_executor.py): a throwaway redis-server of the
+# Debian package as Celery's broker and result backend, and `dagster-celery worker start` workers.
+
+REDIS_STARTUP_TIMEOUT = 30  # seconds for redis-server to answer PING
+CELERY_STARTUP_TIMEOUT = 120  # seconds for a Celery worker to answer the broker
+CELERY_STOP_TIMEOUT = 30  # seconds for a worker's warm shutdown after SIGTERM, before SIGKILL
+
+
+def redis_binary() -> str:
+    """The redis-server of the Debian package (skip or fail when absent)."""
+    binary = shutil.which("redis-server")
+    need(binary, "redis-server not found: apt-get install redis-server")
+    return binary
+
+
+def redis_ping(port: int) -> bool:
+    """True when a Redis server on 127.0.0.1:`port` answers PING."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def redis_server(base: Path, timeout: float = REDIS_STARTUP_TIMEOUT):
+    """redis-server on a free port of 127.0.0.1, nothing written to disk; yields ``redis://127.0.0.1:<port>``.
+
+    The server runs in its own process group, which is stopped on exit whatever happened.
+    """
+    binary = redis_binary()
+    log = base / "redis.log"
+    for _ in range(3):  # the free port may be taken between free_port() and the bind
+        port = free_port()
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(base), "--protected-mode", "yes"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=reset_signals)
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and not redis_ping(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process.poll() is None and redis_ping(port):
+            break
+        stop_process_group(process, timeout=5)
+    else:
+        pytest.fail(f"redis-server did not start:\n{log_tail(log)}", pytrace=False)
+    try:
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        stop_process_group(process, timeout=10)
+
+
+@dataclass(frozen=True)
+class CeleryWorker:
+    name: str  # the node name, <name>@<host>
+    pool_pids: tuple[int, ...]  # the prefork pool's processes, where the steps run
+    process: subprocess.Popen
+    log: Path
+
+
+@contextmanager
+def celery_worker(broker: str, backend: str, name: str, base: Path, env: dict[str, str], cwd: Path,
+                  concurrency: int = 2, includes: tuple[str, ...] = (), timeout: float = CELERY_STARTUP_TIMEOUT):
+    """`dagster-celery worker start` with a prefork pool of `concurrency` processes, in its own process group.
+
+    Yields once the worker answers over the broker, with its pool's pids; stopped on exit (warm
+    shutdown on SIGTERM, SIGKILL after CELERY_STOP_TIMEOUT).
+    """
+    cli = Path(sys.executable).with_name("dagster-celery")
+    need(cli.exists(), f"{cli} not found: pip install -e '.[e2e]' (dagster-celery)")
+    need_module("celery")
+    need_module("redis")
+    from celery import Celery
+
+    config = base / f"{name}.yaml"  # the executor's config block, read by the worker CLI
+    config.write_text(f"execution:\n  config:\n    broker: '{broker}'\n    backend: '{backend}'\n")
+    log = base / f"{name}.log"
+    # The CLI runs `celery` from PATH: the one next to this interpreter.
+    env = {**env, "PATH": f"{cli.parent}{os.pathsep}{env.get('PATH', os.defpath)}", "PYTHONUNBUFFERED": "1"}
+    argv = [str(cli), "worker", "start", "-A", "dagster_celery.app", "-y", str(config), "-n", name, "-l", "INFO",
+            *[arg for module in includes for arg in ("-i", module)],
+            "--", "-c", str(concurrency), "--pool", "prefork", "--without-gossip", "--without-mingle"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=reset_signals)
+    app = Celery("mrv-e2e-probe", broker=broker, backend=backend)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"celery worker exited with {process.returncode}:\n{log_tail(log)}", pytrace=False)
+            stats = {node: s for node, s in (app.control.inspect(timeout=1).stats() or {}).items()
+                     if node.startswith(f"{name}@")}
+            pids = tuple(p for s in stats.values() for p in s.get("pool", {}).get("processes", []))
+            if len(pids) == concurrency:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"celery worker {name} did not answer within {timeout} s:\n{log_tail(log)}", pytrace=False)
+            time.sleep(0.5)
+        yield CeleryWorker(next(iter(stats)), pids, process, log)
+    finally:
+        app.close()
+        stop_process_group(process, timeout=CELERY_STOP_TIMEOUT)
