@@ -21,6 +21,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 from openpyxl.cell import WriteOnlyCell
@@ -294,7 +295,8 @@ def write_workbook(target: Path, upload, problems: pd.DataFrame, runners: pd.Dat
         _append_table(summary, frame, title=title, percent=percent)
 
     safe = spreadsheet_safe(problems)
-    with_problems = [r for r in runners["runner_id"].tolist() if r in set(problems["runner_id"])]
+    has_problems = set(problems["runner_id"].unique().tolist())
+    with_problems = [r for r in runners["runner_id"].tolist() if r in has_problems]
     if len(with_problems) > MAX_RUNNER_SHEETS:
         # A programme-scale batch: one filterable sheet sorted by runner instead of thousands of tabs
         # (the per-runner CSVs beside the workbook still give each runner their own list).
@@ -315,9 +317,42 @@ def write_runner_files(folder: Path, problems: pd.DataFrame) -> Path:
     runners = sorted(problems["runner_id"].unique())
     names = _file_names(runners)
     with atomic.atomic_directory(folder) as building:
-        for runner, part in safe.groupby(problems["runner_id"], sort=True):
-            part.to_csv(building / names[runner], index=False)
+        pieces = _csv_pieces(safe, problems["runner_id"])
+        if pieces is not None:
+            for runner, text in pieces:
+                (building / names[runner]).write_text(text, encoding="utf-8")
+        else:
+            for runner, part in safe.groupby(problems["runner_id"], sort=True):
+                part.to_csv(building / names[runner], index=False)
     return folder
+
+
+def _csv_pieces(frame: pd.DataFrame, keys: pd.Series) -> list[tuple[str, str]] | None:
+    """``frame.to_csv`` of each group of `keys` (sorted), cut from one ``to_csv`` of the whole frame.
+
+    Only when that is exactly what the groups would print on their own: integer and text columns
+    (a datetime column's format depends on its values), no value spanning lines, and each key's
+    rows together (they are: the problem lines are sorted by runner). Else None.
+    """
+    plain = all(pd.api.types.is_integer_dtype(t) or t == object or isinstance(t, pd.StringDtype) for t in frame.dtypes)
+    if not plain or frame.empty:
+        return None
+    for column in frame.columns:
+        if not pd.api.types.is_integer_dtype(frame[column].dtype):
+            text = frame[column].astype("str")
+            if text.str.contains("[\r\n]", regex=True).fillna(False).any():
+                return None
+    codes, uniques = pd.factorize(keys, sort=True)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    if len(starts) != len(uniques):
+        return None
+    ends = np.r_[starts[1:], len(codes)]
+    header, *lines = frame.to_csv(index=False, lineterminator="\n").split("\n")[:-1]
+    if len(lines) != len(frame):
+        return None
+    newline = "\n"
+    return [(str(uniques[codes[a]]), header + newline + newline.join(lines[a:b]) + newline)
+            for a, b in zip(starts.tolist(), ends.tolist())]
 
 
 def write_feedback(home: DataHome, upload, duplicates: pd.DataFrame, quarantine: pd.DataFrame,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipelines.atomic import sha256_file as _sha256
 from pipelines import atomic, warehouse
@@ -30,6 +31,7 @@ from pipelines.forms import load_form
 from pipelines.parameters import resolve_parameters
 from pipelines.project import PARTITION_SEPARATOR, Project, load_project
 from pipelines.quality import integrity
+from pipelines.quality.vector import isin
 from pipelines.quality.expectations import EARLIEST_DATE, RowValidation, load_suite, validate_rows
 from pipelines.quality.geo import (DEFAULT_ACCURACY_M, distance_outside_m, distance_outside_plots_m, lines_outside_m,
                                    outside_by_more_than_accuracy)
@@ -271,9 +273,12 @@ def _geo_findings(rows: pd.DataFrame, project: Project, quarantined_rows: set[in
     if not located.empty:
         mask, distance = outside_by_more_than_accuracy(located["latitude"], located["longitude"],
                                                        located["gps_accuracy_m"], project.boundary)
-        # A point far outside whose coordinates, exchanged, fall inside was typed the wrong way round.
-        swapped_inside = distance_outside_m(located["longitude"].to_numpy(float), located["latitude"].to_numpy(float),
-                                            project.boundary) == 0
+        # A point far outside whose coordinates, exchanged, fall inside was typed the wrong way round
+        # (only the points outside need the second look).
+        swapped_inside = np.zeros(len(located), dtype=bool)
+        far = np.flatnonzero(np.asarray(mask, dtype=bool))
+        swapped_inside[far] = distance_outside_m(located["longitude"].to_numpy(float)[far],
+                                                 located["latitude"].to_numpy(float)[far], project.boundary) == 0
         swapped = mask & swapped_inside
         outside = mask & ~swapped_inside
         hits = located[outside]
@@ -417,7 +422,7 @@ def commit_batch(home: DataHome, upload: Upload, project: Project) -> BatchSumma
             for repeat, repeat_frame in frames.items():
                 if repeat is None:
                     continue
-                kept = repeat_frame[repeat_frame["submission_id"].isin(set(rows["submission_id"]))].copy()
+                kept = repeat_frame[isin(repeat_frame["submission_id"], rows["submission_id"])].copy()
                 kept["accepted"] = kept["submission_id"].map(rows.set_index("submission_id")["accepted"]).astype("bool")
                 kept["project_id"] = upload.project_id
                 _insert(con, table_name(form, repeat), stored_columns(kept), upload)
@@ -450,7 +455,8 @@ def _insert(con, table: str, frame: pd.DataFrame, upload: Upload) -> None:
         return
     schema = warehouse.form_tables().get(table) or warehouse.FINDINGS_COLUMNS
     columns = [c for c in schema if c in frame.columns]
-    con.register("incoming", frame[columns])
+    # As an Arrow table: DuckDB reads it in place, where a pandas text column is copied value by value.
+    con.register("incoming", pa.Table.from_pandas(frame[columns], preserve_index=False))
     try:
         quoted = ", ".join(f'"{c}"' for c in columns)
         con.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM incoming')
@@ -463,7 +469,7 @@ def _replace_quarantined(con, upload: Upload, rows: pd.DataFrame, frames) -> Non
     ids = pd.DataFrame({"submission_id": rows["submission_id"].dropna().astype("str").unique()})
     if ids.empty:
         return
-    con.register("resent", ids)
+    con.register("resent", pa.Table.from_pandas(ids, preserve_index=False))
     try:
         form = upload.form
         for name in [table_name(form), *(table_name(form, r) for r in frames if r is not None)]:

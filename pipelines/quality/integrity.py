@@ -10,8 +10,10 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipelines.quality.geo import haversine_km
+from pipelines.quality.vector import isin
 
 FINDING_COLUMNS = ["source_row", "reason", "detail"]
 MAX_SPEED_KMH = 80.0
@@ -35,8 +37,12 @@ def empty_findings() -> pd.DataFrame:
 
 
 def _lookup(con: duckdb.DuckDBPyConnection, sql: str, keys: pd.DataFrame, params: list | None = None) -> pd.DataFrame:
-    """Run `sql` with the batch's keys registered as ``batch_keys``; values travel as parameters."""
-    con.register("batch_keys", keys)
+    """Run `sql` with the batch's keys registered as ``batch_keys``; values travel as parameters.
+
+    The keys go to DuckDB as an Arrow table: a pandas text column would be copied into Python
+    strings one value at a time.
+    """
+    con.register("batch_keys", pa.Table.from_pandas(keys, preserve_index=False))
     try:
         return con.execute(sql, params or []).df()
     finally:
@@ -48,7 +54,7 @@ def already_accepted(con, table: str, submission_ids: pd.Series) -> pd.Series:
     keys = pd.DataFrame({"submission_id": submission_ids.astype("str").unique()})
     found = _lookup(con, f'SELECT DISTINCT t.submission_id FROM "{table}" t JOIN batch_keys k USING (submission_id) '
                          "WHERE t.accepted", keys)
-    return submission_ids.isin(set(found["submission_id"]))
+    return isin(submission_ids, found["submission_id"])
 
 
 def earliest_per_key(frame: pd.DataFrame, key: str) -> pd.Series:
@@ -87,12 +93,13 @@ def unknown_references(con, frame: pd.DataFrame, *, table: str, key: str, reason
     if keyed.empty:
         return empty_findings()
     keys = pd.DataFrame({key: keyed[key].astype("str").unique()})
-    stored = _lookup(con, f'SELECT DISTINCT t."{key}" AS k FROM "{table}" t JOIN batch_keys b ON t."{key}" = b."{key}" '
-                          "WHERE t.accepted AND t.project_id = ?", keys, [project_id])
-    known = set(stored["k"])
+    # Only the keys with no registration come back: a batch's visits mostly name known stoves.
+    missing = _lookup(con, f'SELECT b."{key}" AS k FROM batch_keys b WHERE NOT EXISTS (SELECT 1 FROM "{table}" t '
+                           f'WHERE t."{key}" = b."{key}" AND t.accepted AND t.project_id = ?)', keys, [project_id])
+    text = keyed[key].astype("str")
+    unknown = isin(text, missing["k"])
     if also_valid is not None:
-        known |= set(also_valid.dropna().astype("str"))
-    unknown = ~keyed[key].astype("str").isin(known)
+        unknown &= ~isin(text, also_valid.dropna().astype("str"))
     return findings(keyed.loc[unknown, "source_row"], reason, f"no accepted registration of this {key} in project {project_id}")
 
 
@@ -106,7 +113,10 @@ def photo_reused(con, frame: pd.DataFrame, *, form: str, project_id: str) -> pd.
         return empty_findings()
     # Every submission showing a file that another one shows is flagged: which of them took the photo
     # is the supervisor's call (the detail names the file, the feedback lists both).
-    in_batch = named.groupby("photo")["submission_id"].transform("nunique") > 1
+    # (the photos shown by more than one distinct submission of this batch)
+    shown = named[["photo", "submission_id"]].dropna().drop_duplicates()
+    per_photo = shown["photo"].value_counts()
+    in_batch = isin(named["photo"], per_photo.index[per_photo.to_numpy() > 1])
     keys = pd.DataFrame({"photo": named["photo"].astype("str").unique()})
     union = " UNION ALL ".join(
         f'SELECT t."{photo}" AS photo, t.submission_id AS other FROM "{table}" t JOIN batch_keys b ON t."{photo}" = b.photo '
@@ -132,9 +142,12 @@ def runner_too_fast(con, frame: pd.DataFrame, *, project_id: str) -> pd.DataFram
         "JOIN batch_keys b USING (runner_id) WHERE t.accepted AND t.project_id = ? "
         "AND t.started_at BETWEEN ? AND ?" for f in LOCATED_TABLES)
     stored = _lookup(con, union, keys, [project_id, low.to_pydatetime(), high.to_pydatetime()] * len(LOCATED_TABLES))
-    stored = stored[~stored["submission_id"].isin(set(located["submission_id"]))]
-    stored["source_row"] = pd.NA
-    both = pd.concat([located, stored], ignore_index=True)
+    stored = stored[~isin(stored["submission_id"], located["submission_id"])]
+    if stored.empty:  # (the first batch of a runner: nothing to concatenate, same rows and order)
+        both = located.reset_index(drop=True)
+    else:
+        stored["source_row"] = pd.NA
+        both = pd.concat([located, stored], ignore_index=True)
     both["started_at"] = pd.to_datetime(both["started_at"], utc=True)
     both = both.sort_values(["runner_id", "started_at", "submission_id"], kind="stable")
     same_runner = both["runner_id"].eq(both["runner_id"].shift())
@@ -161,13 +174,19 @@ def repeat_visits(con, frame: pd.DataFrame, *, table: str, key: str, date_column
     stored = _lookup(con, f'SELECT t.submission_id, t."{key}", t."{date_column}" FROM "{table}" t '
                           f'JOIN batch_keys b ON t."{key}" = b."{key}" '
                           "WHERE t.accepted AND t.project_id = ?", keys, [project_id])
-    stored = stored[~stored["submission_id"].isin(set(dated["submission_id"]))]
+    stored = stored[~isin(stored["submission_id"], dated["submission_id"])]
     both = pd.concat([dated.assign(in_batch=True), stored.assign(in_batch=False, source_row=pd.NA)], ignore_index=True)
     both[date_column] = pd.to_datetime(both[date_column])
-    both["period"] = pd.NA
-    for period_id, start, end in periods:
-        both.loc[both[date_column].between(start, end), "period"] = period_id
-    both = both[both["period"].notna()]
+    period = np.full(len(both), -1)
+    for number, (_, start, end) in enumerate(periods):  # a later period wins where periods overlap
+        period[both[date_column].between(start, end).to_numpy(dtype=bool)] = number
+    # Only a (key, period) seen more than once can hold a repeat: the rest leave before the sort,
+    # which keeps the order and counts of the groups that stay.
+    ids = np.array([period_id for period_id, _, _ in periods], dtype=object)
+    group = pd.DataFrame({"key": pd.factorize(both[key])[0], "period": np.where(period >= 0, pd.factorize(ids)[0][period], -1)})
+    repeated = (period >= 0) & group.duplicated(keep=False).to_numpy()
+    both = both[repeated]
+    both["period"] = pd.Series(ids[period[repeated]], index=both.index, dtype=object)
     # Stored visits come first, then this batch's in visit order: every visit after the first is a repeat.
     both = both.sort_values([key, "period", "in_batch", date_column, "source_row"], kind="stable")
     order = both.groupby([key, "period"]).cumcount()

@@ -192,3 +192,28 @@ def test_runner_risk_check_warns_in_dagster_with_a_markdown_table(home, tmp_path
     summary = _summary_block(openpyxl.load_workbook(metadata["feedback_workbook"].value)["Summary"], "Runner risk")
     assert summary.set_index("runner_id").loc["RX", "risk_level"] == "high"
     assert summary["runner_id"].tolist()[-1] == risk.ALL_RUNNERS
+
+
+def test_runner_files_cut_from_one_csv_equal_each_runner_written_alone(tmp_path):
+    lines = pd.DataFrame({
+        "row": [5, 2, 9, 3, 7, 4],
+        "runner_id": ["R1", "R1", "R10", "R2", "R2", "Ä"],
+        "household_id": ["H,1", 'say "hi"', None, HYPERLINK, "", "ü"],
+        "status": ["quarantined", "warning", "warning", "quarantined", "warning", "warning"],
+        "detail": ["x", "gps_accuracy_m = 55.0", "-3", "nan", None, "a;b"],
+    }).astype({"household_id": "str", "detail": "str"})
+    assert feedback._csv_pieces(feedback.spreadsheet_safe(lines), lines["runner_id"]) is not None
+    folder = feedback.write_runner_files(tmp_path / "fast.runners", lines)
+    safe = feedback.spreadsheet_safe(lines)
+    names = feedback._file_names(sorted(lines["runner_id"].unique()))
+    for runner, part in safe.groupby(lines["runner_id"], sort=True):
+        part.to_csv(tmp_path / "alone.csv", index=False)
+        assert (folder / names[runner]).read_bytes() == (tmp_path / "alone.csv").read_bytes()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names.values())
+
+
+def test_runner_files_with_a_value_spanning_lines_are_written_per_runner(tmp_path):
+    lines = pd.DataFrame({"row": [2, 3], "runner_id": ["R1", "R2"], "detail": ["two\nlines", "one"]}).astype({"detail": "str"})
+    assert feedback._csv_pieces(feedback.spreadsheet_safe(lines), lines["runner_id"]) is None
+    folder = feedback.write_runner_files(tmp_path / "slow.runners", lines)
+    assert [r["detail"] for r in csv_records(folder / "R1.csv")] == ["two\nlines"]
