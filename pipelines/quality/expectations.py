@@ -196,25 +196,79 @@ class RowValidation:
     errors: list[str]
 
 
+def expectation_columns(expectation: dict[str, Any]) -> set[str]:
+    """The columns one expectation reads: its column(s) and the column its row condition tests."""
+    kwargs = expectation["kwargs"]
+    columns = {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
+    condition = kwargs.get("row_condition", "")
+    if condition:  # "<column> == value" or "<column>.isna()": the column leads the condition
+        columns.add(condition.split()[0].split(".")[0])
+    return columns
+
+
+def gx_groups(expectations: list[dict[str, Any]]) -> list[list[int]]:
+    """Positions of `expectations`, grouped and ordered as GX validates a whole suite.
+
+    GX 1.x groups a suite's expectations by their ``column``, in order of first appearance (those
+    without one form a group where the first of them stands), and reports their results in that
+    order (``Validator.process_expectations_for_validation``).
+    """
+    groups: dict[str, list[int]] = {}
+    for position, expectation in enumerate(expectations):
+        column = expectation["kwargs"].get("column")
+        groups.setdefault(column if isinstance(column, str) else "_nocolumn", []).append(position)
+    return list(groups.values())
+
+
 def validate_rows(frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, Any]) -> RowValidation:
-    """Run a stored suite on a validation frame with GX; collect failing row ids per reason."""
+    """Run a stored suite on a validation frame with GX; collect failing row ids per reason.
+
+    The suite runs with GX one column group at a time (`gx_groups`, GX's own grouping and order),
+    each on the columns its expectations read plus the row id: GX's pandas engine filters the whole
+    frame it is given for every metric of every expectation (a row condition is a
+    ``DataFrame.query`` of all its columns), so one run of the whole suite costs the number of
+    expectations times the number of columns. The results come in the order GX gives for the
+    whole suite. When an expectation cannot run at all, the whole suite is run once more as one,
+    so that the errors are GX's own, in its order.
+    """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    gx_suite = context.suites.add(gx.ExpectationSuite(**json.loads(json.dumps(suite))))
     batch = context.data_sources.add_pandas("batch").add_dataframe_asset("rows").add_batch_definition_whole_dataframe("all")
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite["name"], data=batch, suite=gx_suite))
-    result = definition.run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=parameters,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
-    )
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]}
+
+    def run(name: str, expectations: list[dict[str, Any]], data: pd.DataFrame) -> list:
+        part = {**suite, "name": name, "expectations": expectations}
+        gx_suite = context.suites.add(gx.ExpectationSuite(**json.loads(json.dumps(part))))
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
+        return definition.run(batch_parameters={"dataframe": data}, expectation_parameters=parameters,
+                              result_format=result_format).results
+
+    results = []
+    for number, positions in enumerate(gx_groups(suite["expectations"])):
+        expectations = [suite["expectations"][p] for p in positions]
+        reads = set().union(*(expectation_columns(e) for e in expectations)) | {ROW_ID}
+        results += run(f"{suite['name']}#{number}", expectations, frame[[c for c in frame.columns if c in reads]])
+        if any(_raised(item.exception_info) for item in results):
+            results = run(suite["name"], suite["expectations"], frame)
+            break
+    return _collect(results)
+
+
+def _raised(info: dict | None) -> bool:
+    """Whether an expectation's run raised (GX nests the exceptions of metrics by metric id)."""
+    if not info:
+        return False
+    return bool(info.get("raised_exception")) or any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
+
+
+def _collect(results: list) -> RowValidation:
     rows: list[pd.DataFrame] = []
     table_failures: list[str] = []
     errors: list[str] = []
-    for item in result.results:
+    for item in results:
         config = item.expectation_config
         meta = config.meta or {}
         if item.exception_info and item.exception_info.get("raised_exception"):
