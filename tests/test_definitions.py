@@ -41,3 +41,34 @@ def test_jobs_and_sensor_are_defined():
     for job in ("ingest_batch", "ams_ii_g_period", "vm0047_period"):
         assert defs.resolve_job_def(job)
     assert defs.resolve_sensor_def("project_periods")
+
+
+def test_the_batch_executor_is_chosen_by_mrv_batch_executor(monkeypatch, tmp_path):
+    import dagster as dg
+    import pytest
+
+    from pipelines.definitions import build_definitions
+    from pipelines.errors import UserError
+    from pipelines.settings import DataHome
+
+    def executor_of_ingest_batch() -> str:
+        return build_definitions(DataHome(tmp_path)).resolve_job_def("ingest_batch").executor_def.name
+
+    monkeypatch.delenv("MRV_BATCH_EXECUTOR", raising=False)
+    assert executor_of_ingest_batch() == dg.in_process_executor.name
+    monkeypatch.setenv("MRV_BATCH_EXECUTOR", "multiprocess")
+    assert executor_of_ingest_batch() == dg.multiprocess_executor.name
+    # the period jobs stay in-process whatever the batch executor
+    assert build_definitions(DataHome(tmp_path)).resolve_job_def("vm0047_period").executor_def.name == "in_process"
+    monkeypatch.setenv("MRV_BATCH_EXECUTOR", "k8s")
+    with pytest.raises(UserError, match="MRV_BATCH_EXECUTOR='k8s' is not an executor"):
+        executor_of_ingest_batch()
+    dagster_celery = pytest.importorskip("dagster_celery")  # the `distributed` / `e2e` extra
+    monkeypatch.setenv("MRV_BATCH_EXECUTOR", "celery")
+    monkeypatch.delenv("MRV_CELERY_BROKER", raising=False)
+    assert build_definitions(DataHome(tmp_path)).resolve_job_def("ingest_batch").executor_def is dagster_celery.celery_executor
+    monkeypatch.setenv("MRV_CELERY_BROKER", "redis://broker.example:6379/0")
+    configured = build_definitions(DataHome(tmp_path)).resolve_job_def("ingest_batch").executor_def
+    assert configured.name == "celery"
+    config = configured.config_schema.resolve_config({}).value["config"]
+    assert (config["broker"], config["backend"]) == ("redis://broker.example:6379/0",) * 2

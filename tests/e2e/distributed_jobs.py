@@ -2,10 +2,12 @@
 
 Celery workers do not receive the job itself, only a pointer to it: ``definitions`` in this module,
 a function that builds the project's definitions (``pipelines.definitions.build_definitions``) for
-the data home in ``$MRV_HOME`` and swaps the executor of the ``ingest_batch`` job for
-``dagster_celery.celery_executor``. Assets, checks, resources, selection and partitions are the
-project's own; only where the steps run differs. Every process that loads the pointer (the run's
-orchestrating process and each worker) must therefore see the same ``$MRV_HOME``.
+the data home in ``$MRV_HOME``, whose ``ingest_batch`` job runs its steps on
+``dagster_celery.celery_executor`` under ``MRV_BATCH_EXECUTOR=celery`` (the production setting). The
+broker comes from the run config. Every process that loads the pointer (the run's orchestrating
+process and each worker) must therefore see the same ``$MRV_HOME`` and ``$MRV_BATCH_EXECUTOR``; the
+function (rather than ``pipelines.definitions.defs``) caches the definitions per data home and gives
+the workers' warm-up hook below one place to load them.
 
 ``run_partition`` is what a run worker does: execute one batch partition of that job against the
 persistent instance in ``$DAGSTER_HOME``. The test calls it in separate processes (``serve``), so
@@ -33,22 +35,18 @@ _DEFINITIONS: dict[str, dg.Definitions] = {}  # per data home: every Celery task
 
 
 def definitions() -> dg.Definitions:
-    """The project's definitions for ``$MRV_HOME``, with ``ingest_batch`` on the Celery executor."""
-    from dagster_celery import celery_executor
-
-    from pipelines.definitions import build_definitions, ingest_batch_job
+    """The project's definitions for ``$MRV_HOME``, as ``MRV_BATCH_EXECUTOR=celery`` configures them."""
+    from pipelines.definitions import build_definitions
     from pipelines.settings import DataHome
 
     if not os.environ.get("MRV_HOME"):
         # DataHome.from_env() would fall back to data/ in the checkout; a worker must never write there by accident.
         raise RuntimeError("MRV_HOME is not set: every Celery worker and run process needs the data home")
+    if os.environ.get("MRV_BATCH_EXECUTOR") != "celery":
+        raise RuntimeError("MRV_BATCH_EXECUTOR is not 'celery': every Celery worker and run process needs it")
     home = DataHome.from_env()
     if str(home.root) not in _DEFINITIONS:
-        base = build_definitions(home)
-        job = dg.define_asset_job(JOB, selection=ingest_batch_job.selection, partitions_def=ingest_batch_job.partitions_def,
-                                  executor_def=celery_executor, description=ingest_batch_job.description)
-        _DEFINITIONS[str(home.root)] = dg.Definitions(assets=base.assets, asset_checks=base.asset_checks,
-                                                      resources=base.resources, jobs=[job])
+        _DEFINITIONS[str(home.root)] = build_definitions(home)
     return _DEFINITIONS[str(home.root)]
 
 

@@ -10,7 +10,7 @@ registered. Within a round no batch depends on another.
   backend. One ``dagster-celery worker start`` with two prefork processes executes the steps. The
   batch partitions are registered in a persistent (SQLite) Dagster instance. The ``ingest_batch`` job
   runs every partition of a round at once, each run orchestrated by its own process. The job has the
-  project's own assets and checks, but the Celery executor (tests/e2e/distributed_jobs.py).
+  project's own assets and checks, with ``MRV_BATCH_EXECUTOR=celery`` (tests/e2e/distributed_jobs.py).
 - **In-process**, meanwhile, in a separate process: exactly what ``mrv ingest`` and ``mrv run`` do
   (`pipelines.orchestration`).
 
@@ -305,6 +305,8 @@ def test_batch_partitions_on_celery_workers_give_the_in_process_results(tmp_path
     # orchestration points DAGSTER_HOME at whichever home it works on; monkeypatch restores it afterwards.
     monkeypatch.setenv("DAGSTER_HOME", str(distributed.dagster_home))
     monkeypatch.setenv("MRV_HOME", str(distributed.root))  # what the job pointer loads (distributed_jobs.py)
+    monkeypatch.setenv("MRV_BATCH_EXECUTOR", "celery")  # the production setting (pipelines/definitions.py)
+    monkeypatch.delenv("MRV_CELERY_BROKER", raising=False)  # the broker comes from the run config
     monkeypatch.setenv("MRV_LOCK_TIMEOUT", "300")  # workers: wait for the lock the test holds (at most LOCK_WAIT_TIMEOUT)
     instance = orchestration.instance_for(distributed)  # persistent: SQLite storage in distributed/.dagster
     assert instance.is_persistent
