@@ -204,6 +204,8 @@ def synth(project: str = typer.Option(..., "--project", help="id of the project 
                                               "trees (default: trees / 16)"),
           seed: int = typer.Option(1, "--seed"),
           fault_rate: float = typer.Option(0.01, "--fault-rate", help="share of submissions given each fault"),
+          fault: list[str] = typer.Option([], "--fault", help="REASON=SHARE: the share of submissions given the fault "
+                                          "with that reason code, instead of --fault-rate (repeatable; e.g. no_gps=0.05)"),
           batches: int = typer.Option(1, "--batches", help="export files per form (trees: per form and period)"),
           flavour: str = typer.Option("mixed", "--flavour", help="kobo, odk or mixed (cookstoves: Kobo register, ODK visits; "
                                       "trees: each form's files Kobo first, ODK later)")) -> None:
@@ -227,6 +229,15 @@ def synth(project: str = typer.Option(..., "--project", help="id of the project 
         raise UserError("--batches must be at least 1")
     if seed < 0:
         raise UserError("--seed must be 0 or more")
+    fault_rates = {}
+    for item in fault:
+        reason, sep, share = item.partition("=")
+        try:
+            fault_rates[reason.strip()] = float(share) if sep else float("nan")
+        except ValueError:
+            fault_rates[reason.strip()] = float("nan")
+        if not 0 <= fault_rates[reason.strip()] <= 1:
+            raise UserError(f"--fault {item!r}: write REASON=SHARE with a share between 0 and 1, e.g. no_gps=0.05")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", project):
         raise UserError(f"--project {project!r}: use letters, digits, '.', '_' and '-' only (it names a folder)")
     if kind == "cookstoves":
@@ -243,8 +254,8 @@ def synth(project: str = typer.Option(..., "--project", help="id of the project 
         bunds = trees // generator.TREES_PER_PLOT if bunds is None else bunds
         if trees < 0 or bunds < 0 or trees + bunds == 0:
             raise UserError("--trees and --bunds must not be negative, and one of them above 0")
-        if not 0 <= fault_rate <= generator.MAX_TREE_FAULT_RATE:
-            raise UserError(f"--fault-rate must be between 0 and {generator.MAX_TREE_FAULT_RATE} for --kind trees "
+        if not all(0 <= rate <= generator.MAX_TREE_FAULT_RATE for rate in [fault_rate, *fault_rates.values()]):
+            raise UserError(f"--fault-rate and --fault shares must be between 0 and {generator.MAX_TREE_FAULT_RATE} for --kind trees "
                             "(each of about sixteen faults takes that share of a form's submissions)")
     home = _home()
     if home.project_dir(project).exists():
@@ -253,10 +264,11 @@ def synth(project: str = typer.Option(..., "--project", help="id of the project 
         if kind == "cookstoves":
             flavours = {"kobo": ("kobo_csv", "kobo_csv"), "odk": ("odk_csv", "odk_csv"), "mixed": ("kobo_csv", "odk_csv")}
             generated = generator.synth_cookstove_project(home.projects, project, stoves, visits, seed=seed,
-                                                          fault_rate=fault_rate, batches=batches, flavours=flavours[flavour])
+                                                          fault_rate=fault_rate, fault_rates=fault_rates, batches=batches,
+                                                          flavours=flavours[flavour])
         else:
             generated = generator.synth_tree_project(home.projects, project, trees, bunds, seed=seed, fault_rate=fault_rate,
-                                                     flavour=flavour, batches=batches)
+                                                     fault_rates=fault_rates, flavour=flavour, batches=batches)
     except ValueError as exc:  # a size the generator cannot lay out (too few rows for the faults, runner-days, plots)
         raise UserError(f"cannot generate {project}: {exc}") from None
     typer.echo(f"{project}: {len(generated.exports)} export(s) in {generated.folder / 'exports'}; "

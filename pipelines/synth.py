@@ -36,7 +36,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -940,6 +940,26 @@ def fault_reasons(spec: FaultSpec) -> tuple[str, ...]:
     if spec.fault in ID_REASONS:
         return (ID_REASONS[spec.fault][spec.question],)
     return FIXED_REASONS[spec.fault]
+
+
+def with_fault_rates(specs: Sequence[FaultSpec], rates: Mapping[str, float] | None) -> list[FaultSpec]:
+    """`specs` with the share of each fault set per reason code (``rates``: reason -> share of submissions).
+
+    A fault takes the share of the first reason code it triggers (`fault_reasons`); faults whose share
+    ends up 0 are left out; reasons that none of `specs` triggers are ignored (see `check_fault_rates`).
+    """
+    rates = rates or {}
+    tuned = [replace(spec, rate=rates[fault_reasons(spec)[0]]) if fault_reasons(spec)[0] in rates else spec
+             for spec in specs]
+    return [spec for spec in tuned if spec.rate is None or spec.rate > 0]
+
+
+def check_fault_rates(specs: Sequence[FaultSpec], rates: Mapping[str, float] | None) -> None:
+    """`ValueError` for a reason in `rates` that none of `specs` (every fault a generator makes) triggers."""
+    known = {fault_reasons(spec)[0] for spec in specs}
+    unknown = set(rates or {}) - known
+    if unknown:
+        raise ValueError(f"no generated fault gives {', '.join(sorted(unknown))} (reasons: {', '.join(sorted(known))})")
 
 
 def _split_geopoint(s: pd.Series) -> pd.DataFrame:
@@ -2033,13 +2053,13 @@ SCALED_FAULTS = ("blank", "set", "wrong_project", "no_gps", "outside_boundary", 
 
 def synth_cookstove_project(projects_dir: str | Path, project_id: str, n_stoves: int, n_visits: int, *,
                             seed: int = 1, fault_rate: float = 0.01, flavours: tuple[str, str] = ("kobo_csv", "odk_csv"),
-                            batches: int = 1) -> SampleProject:
+                            batches: int = 1, fault_rates: Mapping[str, float] | None = None) -> SampleProject:
     """A cookstove project of any size, deterministic from `seed`, for benchmarks and load tests.
 
     `n_stoves` distribution records and `n_visits` usage visits, split into `batches` export files per
     form (flavours: distribution, usage); each applicable fault of the contract is injected into
-    about `fault_rate` of the submissions (0 for clean data). The project folder gets project.yaml,
-    boundary.geojson and ``exports/`` like the bundled samples.
+    about `fault_rate` of the submissions (0 for clean data), or the share `fault_rates` gives its reason
+    code. The project folder gets project.yaml, boundary.geojson and ``exports/`` like the bundled samples.
     """
     folder = Path(projects_dir) / project_id
     boundary = make_boundary(23.10, 77.28, 60.0, 40.0, stage_rng(seed, "boundary"))
@@ -2054,7 +2074,7 @@ def synth_cookstove_project(projects_dir: str | Path, project_id: str, n_stoves:
                                        last_day="2025-06-30", team=team, per_day=20)
     usage = to_submissions(usage_truth, load_form("cookstove_usage"), server_id_base=600_000_000)
     faults = []
-    if fault_rate > 0:
+    if fault_rate > 0 or fault_rates:
         specs = {
             "stove_distribution": [
                 FaultSpec("blank", question="household_id", rate=fault_rate),
@@ -2076,6 +2096,8 @@ def synth_cookstove_project(projects_dir: str | Path, project_id: str, n_stoves:
                 FaultSpec("unknown_id", question="stove_serial", value="ACM24-9#####", rate=fault_rate),
             ],
         }
+        check_fault_rates([*specs["stove_distribution"], *specs["cookstove_usage"]], fault_rates)
+        specs = {form: with_fault_rates(form_specs, fault_rates) for form, form_specs in specs.items()}
         dist, f1 = inject_faults(dist, specs["stove_distribution"], stage_rng(seed, "distribution-faults"), boundary=boundary)
         usage, f2 = inject_faults(usage, specs["cookstove_usage"], stage_rng(seed, "usage-faults"), boundary=boundary)
         faults = [f1, f2]
@@ -2303,13 +2325,15 @@ def _settle_tree_faults(subs: Submissions, faults: pd.DataFrame, export: pd.Seri
 
 def _tree_dataset(truth: pd.DataFrame, dataset: str, form_id: str, *, project_id: str, seed: int, boundary: shapely.Polygon,
                   plots: pd.DataFrame, flavour: str, batches: int, fault_rate: float, server_id_base: int,
+                  fault_rates: Mapping[str, float] | None = None,
                   repeats: Mapping[str, pd.DataFrame] | None = None, unknown_tree: str = "",
                   delimiter: str = ",") -> tuple[Submissions, list[ExportFile], pd.DataFrame]:
     """One dataset of a tree project: submissions, export files, injected faults with their ground truth."""
     subs = to_submissions(truth, load_form(form_id), repeats, server_id_base=server_id_base)
     export, overlap, files, faults = _plan_exports(subs, dataset, flavour, batches, fault_rate, delimiter)
-    if fault_rate > 0:
+    if fault_rate > 0 or fault_rates:
         specs = _tree_fault_specs(form_id, project_id, fault_rate, unknown_tree, _may_run_too_fast(subs.main, export))
+        specs = with_fault_rates(specs, fault_rates)
         try:
             subs, injected = inject_faults(subs, specs, stage_rng(seed, f"{dataset}-faults"), boundary=boundary,
                                            export=export, protected=overlap)
@@ -2321,7 +2345,7 @@ def _tree_dataset(truth: pd.DataFrame, dataset: str, form_id: str, *, project_id
 
 def synth_tree_project(projects_dir: str | Path, project_id: str, trees: int, bunds: int | None = None, *,
                        seed: int = 1, fault_rate: float = 0.01, flavour: str = "mixed",
-                       batches: int = 1) -> SampleProject:
+                       batches: int = 1, fault_rates: Mapping[str, float] | None = None) -> SampleProject:
     """A VM0047 tree project of any size, deterministic from `seed`, for benchmarks and load tests.
 
     Like IN-MH-AF-001, scaled: `trees` tagged trees on farm plots (about 16 a plot), planted in 2024 and
@@ -2329,15 +2353,18 @@ def synth_tree_project(projects_dir: str | Path, project_id: str, trees: int, bu
     their own) walked in MP1 and MP2 with 3–6 measured trees each in the `tree_measure` repeat. Each
     form's submissions go out in `batches` export files per dataset (`flavour` kobo, odk, or mixed:
     Kobo first, ODK later, at least two files), and each applicable fault of the contract is injected
-    into about `fault_rate` of the submissions, as are overlaps between consecutive files (0 for clean
-    data). The folder gets project.yaml, boundary.geojson, plots.geojson, ``exports/``,
+    into about `fault_rate` of the submissions (or the share `fault_rates` gives its reason code), as
+    are overlaps between consecutive files (0 for clean data). The folder gets project.yaml, boundary.geojson, plots.geojson, ``exports/``,
     expected_faults.csv and a README, like the bundled samples; upload the exports in file-name order.
     """
     bunds = trees // TREES_PER_PLOT if bunds is None else bunds
     if trees < 0 or bunds < 0 or trees + bunds == 0:
         raise ValueError("a tree project needs trees or bunds (neither may be negative)")
-    if not 0 <= fault_rate <= MAX_TREE_FAULT_RATE:
+    if not all(0 <= rate <= MAX_TREE_FAULT_RATE for rate in [fault_rate, *(fault_rates or {}).values()]):
         raise ValueError(f"fault_rate must be between 0 and {MAX_TREE_FAULT_RATE}")
+    check_fault_rates([spec for form in ("tree_planting", "tree_survival", "bund_plantation")
+                       for spec in _tree_fault_specs(form, project_id, fault_rate, "T9###", np.zeros(0, dtype=bool))],
+                      fault_rates)
     if flavour not in SYNTH_FLAVOURS or batches < 1:
         raise ValueError(f"flavour must be one of {', '.join(SYNTH_FLAVOURS)} and batches at least 1")
     folder = Path(projects_dir) / project_id
@@ -2354,7 +2381,7 @@ def synth_tree_project(projects_dir: str | Path, project_id: str, trees: int, bu
     bund_team = make_team(101 + len(team), _team_size(n_bund_plots, ["bund_plantation_mp1", "bund_plantation_mp2"], 3),
                           stage_rng(seed, "bund-team"))
     common = dict(project_id=project_id, seed=seed, boundary=boundary, plots=plots, flavour=flavour, batches=batches,
-                  fault_rate=fault_rate)
+                  fault_rate=fault_rate, fault_rates=fault_rates)
     truth: dict[str, pd.DataFrame] = {}
     submissions: dict[str, Submissions] = {}
     exports: list[ExportFile] = []

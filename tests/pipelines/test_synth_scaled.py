@@ -3,6 +3,7 @@
 import hashlib
 
 import duckdb
+import pytest
 
 from pipelines.ingest import ingest_in_process
 from pipelines.settings import DataHome
@@ -32,3 +33,14 @@ def test_every_injected_fault_is_found(tmp_path):
     injected = project.faults[project.faults["kind"] != "ignored"]
     wanted = set(map(tuple, injected[["submission_id", "reason"]].to_numpy()))
     assert wanted and wanted <= found
+
+
+def test_each_fault_takes_its_own_share(tmp_path):
+    home = DataHome(tmp_path / "home")
+    project = synth_cookstove_project(home.projects, "S-3", 2000, 1500, seed=4, fault_rate=0,
+                                      fault_rates={"no_gps": 0.1, "wrong_project": 0.02})
+    counts = project.faults.groupby(["form", "reason"]).size().to_dict()
+    assert counts == {("stove_distribution", "no_gps"): 200, ("cookstove_usage", "no_gps"): 150,
+                      ("stove_distribution", "wrong_project"): 40, ("cookstove_usage", "wrong_project"): 30}
+    with pytest.raises(ValueError, match="no generated fault gives repeat_visit"):
+        synth_cookstove_project(home.projects, "S-4", 20, 10, fault_rates={"repeat_visit": 0.1})

@@ -191,3 +191,19 @@ def test_fast_xlsx_holds_the_cells_openpyxl_writes(tmp_path):
         pd.testing.assert_frame_equal(fast[sheet], slow[sheet])
     numbers = [fast[sheet][c] for sheet in fast for c in fast[sheet] if c.endswith(("m_gbh_cm", "saplings_alive", "_index"))]
     assert len(numbers) == 5 and all(pd.api.types.is_numeric_dtype(c) for c in numbers)  # numbers, not text
+
+
+def test_each_fault_takes_its_own_share(tmp_path):
+    """`--fault REASON=SHARE`: only the named faults, each in about its share of a form's submissions, all found."""
+    home = DataHome(tmp_path / "home")
+    shares = {"no_gps": 0.03, "repeat_visit": 0.02}
+    project = synth_tree_project(home.projects, PID, 2000, 150, seed=3, fault_rate=0, fault_rates=shares)
+    for export in project.exports:
+        ingest_in_process(home, PID, home.project_dir(PID) / "exports" / export.name)
+    expected = assert_faults_match_ground_truth(home, PID)
+    assert set(expected["reason"]) == set(shares)
+    for (form, reason), n in expected.groupby(["form", "reason"]).size().items():
+        submissions = sum(len(subs.main) for dataset, subs in project.submissions.items() if dataset.startswith(form))
+        assert n == pytest.approx(shares[reason] * submissions, rel=0.25), (form, reason, n, submissions)
+    with pytest.raises(ValueError, match="no generated fault gives unknown_stove"):
+        synth_tree_project(home.projects, "T-SYN-2", 200, seed=3, fault_rates={"unknown_stove": 0.01})
