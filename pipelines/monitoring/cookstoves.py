@@ -13,6 +13,7 @@ from pipelines.methodology import ams_ii_g
 from pipelines.monitoring.result import PeriodResult
 from pipelines.parameters import ParameterSet
 from pipelines.project import MonitoringPeriod, Project
+from pipelines.quality.vector import isin
 from pipelines.settings import DataHome
 
 STOVE_COLUMNS = ("submission_id, runner_id, household_id, stove_serial, stove_model, commissioned_on, "
@@ -88,7 +89,6 @@ def assemble(project: Project, period: MonitoringPeriod, parameters: ParameterSe
              visits: pd.DataFrame, sample: pd.DataFrame, years: pd.DataFrame, er: pd.DataFrame,
              steps: pd.DataFrame, by_model: pd.DataFrame | None = None) -> PeriodResult:
     """The period's tables as one `PeriodResult` (what the verifier package holds)."""
-    latest = set(sample["submission_id"])
     tables = {
         "emission_reductions": er,
         "calculation_steps": steps,
@@ -96,7 +96,8 @@ def assemble(project: Project, period: MonitoringPeriod, parameters: ParameterSe
         "usage_sample": sample,
         "device_years": years,
         "stove_distribution": stoves.assign(project_id=project.project_id),
-        "cookstove_usage": visits.assign(project_id=project.project_id, latest_visit=visits["submission_id"].isin(latest)),
+        "cookstove_usage": visits.assign(project_id=project.project_id,
+                                         latest_visit=isin(visits["submission_id"], sample["submission_id"])),
     }
     if by_model is not None:
         tables["emission_reductions_by_model"] = by_model

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from pipelines.quality.reasons import REASONS
@@ -161,7 +162,12 @@ def _param(tables: dict[str, pd.DataFrame], name: str, default: float = math.nan
 
 
 def _month(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, errors="coerce").dt.strftime("%Y-%m")
+    """``YYYY-MM`` of each date (missing when not a date); each distinct date is formatted once."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    codes, uniques = pd.factorize(stamps)
+    labels = pd.Series(uniques).dt.strftime("%Y-%m")
+    out = labels.take(np.where(codes < 0, 0, codes)) if len(labels) else labels.reindex(range(len(codes)))
+    return out.where(codes >= 0).set_axis(stamps.index).rename(stamps.name)
 
 
 # ----------------------------------------------------------------------------- sections

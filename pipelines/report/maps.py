@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipelines.quality.vector import isin
 from pipelines.report.svg import FONT, INK, MUTED, QUARANTINE_COLOUR, colour, esc, nice_step
 
 DEAD_COLOUR = "#8a8a8a"
@@ -327,9 +328,9 @@ def cookstove_map(tables: dict[str, pd.DataFrame], width: int = 960) -> MapFigur
     canvas = Canvas.fit(bounds, width)
     models = _categories(stoves["stove_model"])
     sample = tables.get("usage_sample")
-    visited = set(sample.loc[sample["counted"].astype(bool), "stove_serial"].astype(str)) \
-        if sample is not None and {"counted", "stove_serial"} <= set(sample.columns) else set()
-    ring = [s in visited for s in stoves["stove_serial"].astype(str)]
+    visited = sample.loc[sample["counted"].astype(bool), "stove_serial"].astype(str) \
+        if sample is not None and {"counted", "stove_serial"} <= set(sample.columns) else []
+    ring = isin(stoves["stove_serial"].astype(str), visited).tolist()
     titles = [f"{r.stove_serial} ({r.stove_model}), household {r.household_id}, commissioned {str(r.commissioned_on)[:10]}"
               for r in stoves.itertuples(index=False)]
     out = _svg_open(canvas, "Map of households with stoves and quarantined submissions")

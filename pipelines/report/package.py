@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 
 import pipelines
 from pipelines.atomic import sha256_file as _sha256
@@ -90,13 +91,23 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _geo(frame: pd.DataFrame, kind: str) -> gpd.GeoDataFrame:
-    """GeoDataFrame of a table: ``point`` from latitude/longitude, else `kind` names a WKT column."""
+def _geo(frame: pd.DataFrame, kind: str, plain: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """GeoDataFrame of a table: ``point`` from latitude/longitude, else `kind` names a WKT column
+    (`plain` is ``_plain(frame)`` when the caller has it already)."""
     if kind == "point":
         geometry = gpd.points_from_xy(frame["longitude"], frame["latitude"], crs="EPSG:4326")
     else:
         geometry = gpd.GeoSeries.from_wkt(frame[kind], crs="EPSG:4326")
-    return gpd.GeoDataFrame(_plain(frame), geometry=geometry, crs="EPSG:4326")
+    return gpd.GeoDataFrame(_plain(frame) if plain is None else plain, geometry=geometry, crs="EPSG:4326")
+
+
+def _arrow(plain: pd.DataFrame) -> pa.Table | pd.DataFrame:
+    """The table as Arrow for DuckDB, which reads Arrow in place but copies pandas text value by value
+    (the same column types either way; a frame Arrow cannot hold goes as it is)."""
+    try:
+        return pa.Table.from_pandas(plain, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return plain
 
 
 SITE_VISIT_TABLE = "site_visit_sample"
@@ -114,10 +125,10 @@ def _store_tables(building: Path, tables: dict[str, pd.DataFrame], geometry: dic
             plain = _plain(frame)
             kind = geometry.get(name)
             if kind:
-                _geo(frame, kind).to_parquet(parquet_dir / f"{name}.parquet", index=False)
+                _geo(frame, kind, plain).to_parquet(parquet_dir / f"{name}.parquet", index=False)
             else:
                 plain.to_parquet(parquet_dir / f"{name}.parquet", index=False)
-            con.register("incoming", plain)
+            con.register("incoming", _arrow(plain))
             if kind == "point":
                 con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT *, ST_Point(longitude, latitude) AS geom FROM incoming')
             elif kind:
