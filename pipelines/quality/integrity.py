@@ -167,11 +167,12 @@ def runner_too_fast(con, frame: pd.DataFrame, *, project_id: str) -> pd.DataFram
 def repeat_visits(con, frame: pd.DataFrame, *, table: str, key: str, date_column: str, project_id: str,
                   periods: list[tuple[str, pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
     """Rows visiting a stove/tree that has another visit (stored or in the batch) in the same period."""
-    dated = frame[frame[key].notna() & frame[date_column].notna()][["submission_id", key, date_column, "source_row"]]
+    dated = frame[frame[key].notna() & frame[date_column].notna()][["submission_id", key, date_column, "ended_at",
+                                                                      "source_row"]]
     if dated.empty or not periods:
         return empty_findings()
     keys = pd.DataFrame({key: dated[key].astype("str").unique()})
-    stored = _lookup(con, f'SELECT t.submission_id, t."{key}", t."{date_column}" FROM "{table}" t '
+    stored = _lookup(con, f'SELECT t.submission_id, t."{key}", t."{date_column}", t.ended_at FROM "{table}" t '
                           f'JOIN batch_keys b ON t."{key}" = b."{key}" '
                           "WHERE t.accepted AND t.project_id = ?", keys, [project_id])
     stored = stored[~isin(stored["submission_id"], dated["submission_id"])]
@@ -188,7 +189,10 @@ def repeat_visits(con, frame: pd.DataFrame, *, table: str, key: str, date_column
     both = both[repeated]
     both["period"] = pd.Series(ids[period[repeated]], index=both.index, dtype=object)
     # Stored visits come first, then this batch's in visit order: every visit after the first is a repeat.
-    both = both.sort_values([key, "period", "in_batch", date_column, "source_row"], kind="stable")
+    # "Later" is the calculation's own order (vm0047_census._latest): visit date, then end time (missing first).
+    both["ended_at"] = pd.to_datetime(both["ended_at"], utc=True)
+    both = both.sort_values([key, "period", "in_batch", date_column, "ended_at", "source_row"], kind="stable",
+                            na_position="first")
     order = both.groupby([key, "period"]).cumcount()
     counts = both.groupby([key, "period"])["submission_id"].transform("nunique")
     hits = both[(order > 0) & both["in_batch"]]

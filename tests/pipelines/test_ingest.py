@@ -119,6 +119,17 @@ def test_repeat_visit_in_a_period_is_a_warning_on_every_visit_after_the_first(ho
     assert reasons_of(home, "v4", "warnings") == []  # after the period ends
 
 
+def test_two_visits_on_one_day_the_later_by_end_time_is_the_repeat(home, tmp_path):
+    """On one visit date, "later" is what the calculation takes as the latest visit: the later end time,
+    whatever the order of the rows in the file."""
+    ingest(home, tmp_path, "d.csv", "stove_distribution", [stove(1)])
+    ingest(home, tmp_path, "u.csv", "cookstove_usage", [
+        visit(2, stove_serial="SN0001", start="2025-03-10T15:00:00+05:30", end="2025-03-10T15:20:00+05:30"),
+        visit(3, stove_serial="SN0001", start="2025-03-10T09:00:00+05:30", end="2025-03-10T09:20:00+05:30")])
+    assert reasons_of(home, "v3", "warnings") == []
+    assert reasons_of(home, "v2", "warnings") == ["repeat_visit"]
+
+
 def test_same_file_twice_changes_nothing(home, tmp_path):
     path = write_export(tmp_path / "d.csv", "stove_distribution", [stove(1), stove(2, stove_model="M9")])
     first = ingest_in_process(home, "T-CS-1", path)
