@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -262,14 +266,86 @@ MAX_RUNNER_SHEETS = 100
 """Above this many runners with problems in one batch, the workbook has one Problems sheet instead."""
 
 
-def _problem_sheet(sheet, rows: pd.DataFrame, columns: list[str]) -> None:
+def _problem_sheet(sheet, rows: pd.DataFrame, columns: list[str]) -> str | None:
+    """Write a sheet of problem lines; returns the XML of its rows below the header when they are
+    to be put in after the save (`sheet_rows_xml`), None when openpyxl wrote them."""
     for j, width in _widths([rows[columns]]).items():
         sheet.column_dimensions[get_column_letter(j)].width = width
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
     sheet.append(_header_cells(sheet, columns))
-    for record in rows[columns].astype(object).where(rows[columns].notna(), None).itertuples(index=False):
-        sheet.append(list(record))
+    body = sheet_rows_xml(rows[columns], first_row=2) if FAST_SHEETS else None
+    if body is None:
+        for record in rows[columns].astype(object).where(rows[columns].notna(), None).itertuples(index=False):
+            sheet.append(list(record))
+    return body
+
+
+FAST_SHEETS = True
+"""Write the problem lines' cells as `sheet_rows_xml` (False: cell by cell through openpyxl, which a
+test compares against)."""
+
+_SPACE = "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace())  # Python's str.strip() set
+_OPENPYXL_OWN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\r]"
+"""Characters openpyxl refuses (ILLEGAL_CHARACTERS_RE), and a carriage return: such text is left to openpyxl."""
+
+
+def sheet_rows_xml(frame: pd.DataFrame, first_row: int) -> str | None:
+    """The ``<row>`` elements openpyxl's write-only sheet writes for `frame` from row `first_row`, built
+    column by column in pyarrow: the same XML, without a Python object per cell.
+
+    Integers (below 10^15) become numbers, text inline strings (``xml:space="preserve"`` when it has
+    leading or trailing white space, an empty text an empty cell), missing values no cell. None when
+    a value needs openpyxl's own handling: another type, a formula or error code, over 32,767
+    characters, a character openpyxl refuses or a carriage return.
+    """
+    if frame.empty:
+        return ""
+    numbers = pa.array(np.arange(first_row, first_row + len(frame)).astype(str))
+    cells = []
+    for j, column in enumerate(frame.columns, start=1):
+        values = frame[column]
+        start = pc.binary_join_element_wise(f'<c r="{get_column_letter(j)}', numbers, "", "")
+        if pd.api.types.is_integer_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+            numeric = pa.array(values, type=pa.int64(), from_pandas=True)
+            if (pc.max(pc.abs(numeric)).as_py() or 0) >= 10**15:  # openpyxl writes "%.16g"
+                return None
+            cell = pc.binary_join_element_wise(start, '" t="n"><v>', pc.cast(numeric, pa.string()), "</v></c>", "")
+        elif isinstance(values.dtype, pd.StringDtype):
+            text = pa.array(values, type=pa.string(), from_pandas=True)
+            own = pc.or_kleene(pc.or_kleene(pc.match_substring_regex(text, _OPENPYXL_OWN), pc.is_in(text, pa.array(ERROR_CODES))),
+                               pc.or_kleene(pc.greater(pc.utf8_length(text), 32767),
+                                            pc.and_kleene(pc.starts_with(text, "="), pc.greater(pc.utf8_length(text), 1))))
+            if pc.any(own).as_py():
+                return None
+            escaped = pc.replace_substring(pc.replace_substring(pc.replace_substring(text, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
+            preserve = pc.and_(pc.match_substring_regex(text, f"^[{_SPACE}]|[{_SPACE}]$"),
+                               pc.invert(pc.match_substring_regex(text, f"^[{_SPACE}]*$")))
+            opening = pc.if_else(preserve, '<t xml:space="preserve">', "<t>")
+            full = pc.binary_join_element_wise(start, '" t="inlineStr"><is>', opening, escaped, "</t></is></c>", "")
+            cell = pc.if_else(pc.equal(text, ""), pc.binary_join_element_wise(start, '" t="inlineStr" />', ""), full)
+        else:
+            return None
+        cells.append(pc.fill_null(cell, ""))
+    rows = pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "")
+    return "".join(rows.to_pylist())
+
+
+def _sheet_file(book, sheet) -> str:
+    """The sheet's part in the saved file: openpyxl numbers the sheets in order from 1 when it saves."""
+    return f"xl/worksheets/sheet{book.worksheets.index(sheet) + 1}.xml"
+
+
+def _put_rows(path: Path, bodies: dict[str, str]) -> None:
+    """Put each sheet's rows (`sheet_rows_xml`) after its header in the saved workbook at `path`."""
+    with zipfile.ZipFile(path) as saved:
+        entries = [(info, saved.read(info)) for info in saved.infolist()]
+    with zipfile.ZipFile(path, "w") as book:
+        for info, data in entries:
+            body = bodies.get(info.filename)
+            if body:
+                data = data.replace(b"</sheetData>", body.encode("utf-8") + b"</sheetData>", 1)
+            book.writestr(info, data)
 
 
 def write_workbook(target: Path, upload, problems: pd.DataFrame, runners: pd.DataFrame, reasons: pd.DataFrame,
@@ -297,17 +373,22 @@ def write_workbook(target: Path, upload, problems: pd.DataFrame, runners: pd.Dat
     safe = spreadsheet_safe(problems)
     has_problems = set(problems["runner_id"].unique().tolist())
     with_problems = [r for r in runners["runner_id"].tolist() if r in has_problems]
+    bodies: dict[str, str | None] = {}
     if len(with_problems) > MAX_RUNNER_SHEETS:
         # A programme-scale batch: one filterable sheet sorted by runner instead of thousands of tabs
         # (the per-runner CSVs beside the workbook still give each runner their own list).
-        _problem_sheet(book.create_sheet("Problems"), safe, list(problems.columns))
+        sheet = book.create_sheet("Problems")
+        bodies[_sheet_file(book, sheet)] = _problem_sheet(sheet, safe, list(problems.columns))
     else:
         columns = [c for c in problems.columns if c != "runner_id"]
         by_runner = dict(tuple(safe.groupby(problems["runner_id"], sort=False)))
         for runner, title in _sheet_titles(with_problems).items():
-            _problem_sheet(book.create_sheet(title), by_runner[runner], columns)
+            sheet = book.create_sheet(title)
+            bodies[_sheet_file(book, sheet)] = _problem_sheet(sheet, by_runner[runner], columns)
     with atomic.atomic_path(target) as tmp:
         book.save(tmp)
+        if any(bodies.values()):
+            _put_rows(tmp, {name: body for name, body in bodies.items() if body})
     return target
 
 

@@ -273,7 +273,8 @@ def _metres(values: np.ndarray, index: pd.Index, suffix: str) -> pd.Series:
 
 def _geo_findings(rows: pd.DataFrame, project: Project, quarantined_rows: set[int]) -> pd.DataFrame:
     """Quarantine: a point (or a bund line) outside the project boundary by more than its accuracy."""
-    located = rows[~rows["source_row"].isin(quarantined_rows) & rows["latitude"].notna() & rows["longitude"].notna()]
+    located = rows.loc[~rows["source_row"].isin(quarantined_rows) & rows["latitude"].notna() & rows["longitude"].notna(),
+                       ["source_row", "latitude", "longitude", "gps_accuracy_m"]]
     parts = [integrity.empty_findings()]
     if not located.empty:
         mask, distance = outside_by_more_than_accuracy(located["latitude"], located["longitude"],
@@ -292,7 +293,7 @@ def _geo_findings(rows: pd.DataFrame, project: Project, quarantined_rows: set[in
         parts.append(integrity.findings(located.loc[swapped, "source_row"], "no_gps",
                                         "latitude and longitude appear swapped (the exchanged point lies in the project)"))
     if "bund_line_wkt" in rows:
-        lines = rows[~rows["source_row"].isin(quarantined_rows)]
+        lines = rows.loc[~rows["source_row"].isin(quarantined_rows), ["source_row", "bund_line_wkt"]]
         worst = lines_outside_m(lines["bund_line_wkt"], project.boundary)
         mask = np.nan_to_num(worst, nan=0.0) > DEFAULT_ACCURACY_M
         hits = lines[mask]

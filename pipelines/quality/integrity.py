@@ -114,9 +114,10 @@ def photo_reused(con, frame: pd.DataFrame, *, form: str, project_id: str) -> pd.
     # Every submission showing a file that another one shows is flagged: which of them took the photo
     # is the supervisor's call (the detail names the file, the feedback lists both).
     # (the photos shown by more than one distinct submission of this batch)
-    shown = named[["photo", "submission_id"]].dropna().drop_duplicates()
-    per_photo = shown["photo"].value_counts()
-    in_batch = isin(named["photo"], per_photo.index[per_photo.to_numpy() > 1])
+    photo, _ = pd.factorize(named["photo"])
+    submission, _ = pd.factorize(named["submission_id"])
+    shown = np.unique((photo.astype("int64") << 32 | submission)[submission >= 0])
+    in_batch = pd.Series((np.bincount(shown >> 32, minlength=photo.max() + 1) > 1)[photo], index=named.index)
     keys = pd.DataFrame({"photo": named["photo"].astype("str").unique()})
     union = " UNION ALL ".join(
         f'SELECT t."{photo}" AS photo, t.submission_id AS other FROM "{table}" t JOIN batch_keys b ON t."{photo}" = b.photo '
@@ -126,6 +127,16 @@ def photo_reused(con, frame: pd.DataFrame, *, form: str, project_id: str) -> pd.
     elsewhere = named["submission_id"].isin(set(merged.loc[merged["other"] != merged["submission_id"], "submission_id"]))
     hit = in_batch | elsewhere
     return findings(named.loc[hit, "source_row"], "photo_reused", "photo " + named.loc[hit, "photo"].astype("str"))
+
+
+def _stable_order(*keys: pd.Series) -> np.ndarray:
+    """Positions that sort by `keys` (first key first), missing values last, ties in their order:
+    ``sort_values(keys, kind="stable")``, on integer codes (each key's values ranked once)."""
+    codes = []
+    for key in keys:
+        code, _ = pd.factorize(key, sort=True)
+        codes.append(np.where(code < 0, code.max() + 1, code))
+    return np.lexsort(codes[::-1])
 
 
 def runner_too_fast(con, frame: pd.DataFrame, *, project_id: str) -> pd.DataFrame:
@@ -149,7 +160,7 @@ def runner_too_fast(con, frame: pd.DataFrame, *, project_id: str) -> pd.DataFram
         stored["source_row"] = pd.NA
         both = pd.concat([located, stored], ignore_index=True)
     both["started_at"] = pd.to_datetime(both["started_at"], utc=True)
-    both = both.sort_values(["runner_id", "started_at", "submission_id"], kind="stable")
+    both = both.iloc[_stable_order(both["runner_id"], both["started_at"], both["submission_id"])]
     same_runner = both["runner_id"].eq(both["runner_id"].shift())
     km = haversine_km(both["latitude"].shift(), both["longitude"].shift(), both["latitude"], both["longitude"])
     hours = (both["started_at"] - both["started_at"].shift()).dt.total_seconds() / 3600.0
@@ -176,7 +187,10 @@ def repeat_visits(con, frame: pd.DataFrame, *, table: str, key: str, date_column
                           f'JOIN batch_keys b ON t."{key}" = b."{key}" '
                           "WHERE t.accepted AND t.project_id = ?", keys, [project_id])
     stored = stored[~isin(stored["submission_id"], dated["submission_id"])]
-    both = pd.concat([dated.assign(in_batch=True), stored.assign(in_batch=False, source_row=pd.NA)], ignore_index=True)
+    if stored.empty:  # (a first visit of every key: nothing to concatenate, same rows and order)
+        both = dated.assign(in_batch=True).reset_index(drop=True)
+    else:
+        both = pd.concat([dated.assign(in_batch=True), stored.assign(in_batch=False, source_row=pd.NA)], ignore_index=True)
     both[date_column] = pd.to_datetime(both[date_column])
     period = np.full(len(both), -1)
     for number, (_, start, end) in enumerate(periods):  # a later period wins where periods overlap

@@ -119,7 +119,7 @@ def gps_clustered(rows: pd.DataFrame, entity: str, *, radius_m: float = CLUSTER_
     if entity not in rows:
         return out
     located = rows["latitude"].notna() & rows["longitude"].notna() & rows[entity].notna()
-    pts = rows.loc[located]
+    pts = rows.loc[located, ["latitude", "longitude", "runner_id", entity]]
     if len(pts) < min_households:
         return out
     lat = np.radians(pts["latitude"].to_numpy(float))

@@ -217,3 +217,39 @@ def test_runner_files_with_a_value_spanning_lines_are_written_per_runner(tmp_pat
     assert feedback._csv_pieces(feedback.spreadsheet_safe(lines), lines["runner_id"]) is None
     folder = feedback.write_runner_files(tmp_path / "slow.runners", lines)
     assert [r["detail"] for r in csv_records(folder / "R1.csv")] == ["two\nlines"]
+
+
+def _parts(path: Path) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        return {name: book.read(name) for name in book.namelist() if name != "docProps/core.xml"}
+
+
+def test_problem_sheets_written_as_xml_equal_openpyxl_cell_by_cell(tmp_path, monkeypatch):
+    texts = ["a", " lead", "trail ", "   ", "", None, "a&b<c>d", "'=1", "x\ty", "\u3000wide", "line\nbreak", "=", "ok"]
+    upload = SimpleNamespace(batch_id="b", project_id="p", source_name="f.csv", form="cookstove_usage",
+                             flavour="kobo", uploaded_at="2025-01-01T00:00:00+00:00")
+    for runners in (3, 150):  # a sheet per runner, and one Problems sheet
+        n = 2 * len(texts)
+        problems = pd.DataFrame({
+            "row": range(2, n + 2), "submission_id": [f"s{i}" for i in range(n)],
+            "runner_id": sorted(f"R{i % runners}" for i in range(n)), "household_id": texts * 2,
+            "status": "warning", "reason_code": "x", "reason": "r", "what_to_do": "w", "detail": texts[::-1] * 2,
+        }).astype({"submission_id": "str", "runner_id": "str", "household_id": "str", "detail": "str"})
+        assert feedback.sheet_rows_xml(feedback.spreadsheet_safe(problems), 2) is not None
+        summary = feedback.runner_summary(problems, None, pd.DataFrame())
+        reasons = feedback.reason_summary(problems)
+        fast = feedback.write_workbook(tmp_path / f"fast{runners}.xlsx", upload, problems, summary, reasons, pd.DataFrame())
+        monkeypatch.setattr(feedback, "FAST_SHEETS", False)
+        slow = feedback.write_workbook(tmp_path / f"slow{runners}.xlsx", upload, problems, summary, reasons, pd.DataFrame())
+        monkeypatch.setattr(feedback, "FAST_SHEETS", True)
+        assert _parts(fast) == _parts(slow)
+
+
+def test_values_openpyxl_must_handle_itself_leave_the_fast_path():
+    for text in ["=SUM(1)", "#N/A", "a\rb", "x" * 32768]:
+        frame = pd.DataFrame({"row": [2], "detail": [text]}).astype({"detail": "str"})
+        assert feedback.sheet_rows_xml(frame, 2) is None
+    assert feedback.sheet_rows_xml(pd.DataFrame({"row": [10**15]}), 2) is None
+    assert feedback.sheet_rows_xml(pd.DataFrame({"share": [0.5]}), 2) is None
