@@ -27,6 +27,7 @@ import shapely
 
 from pipelines.errors import UserError
 from pipelines.forms import FORM_IDS, PERSONAL_QUESTIONS, FormSpec, Question, load_form
+from pipelines.quality.vector import isin
 from pipelines.readers.files import CHUNK_ROWS, EXCEL_EPOCH, SOURCE_ROW, TableSource, one_line, open_export
 from pipelines.readers.flavours import ColumnMap, detect_flavour, is_repeat_table
 
@@ -144,7 +145,12 @@ def parse_date(text: pd.Series, epoch: dt.date = EXCEL_EPOCH) -> pd.Series:
     day = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", expand=False)
     parsed = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
     parsed = parsed.where(parsed.dt.year.between(*PYTHON_YEARS))
-    serial = pd.to_numeric(text.str.extract(r"^(\d{5})(?:\.0+)?$", expand=False), errors="coerce")
+    # A serial has a digit where an ISO date has its first "-": only the other values are searched.
+    maybe_serial = text.str.slice(4, 5).ne("-").fillna(True).astype(bool)
+    serial_text = pd.Series(pd.NA, index=text.index, dtype="str")
+    if maybe_serial.any():
+        serial_text[maybe_serial] = text[maybe_serial].str.extract(r"^(\d{5})(?:\.0+)?$", expand=False)
+    serial = pd.to_numeric(serial_text, errors="coerce")
     in_window = serial.between(*EXCEL_SERIAL_DAYS) & parsed.isna()
     if in_window.any():
         days = pd.to_timedelta(serial[in_window].astype("int64"), unit="D")
@@ -159,9 +165,14 @@ def parse_timestamp(text: pd.Series) -> pd.Series:
     return parsed.where(parsed.dt.year.between(*PYTHON_YEARS))
 
 
+YES, NO = ("yes", "true", "1"), ("no", "false", "0")
+
+
 def parse_yes_no(text: pd.Series) -> pd.Series:
-    mapping = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False}
-    return text.str.lower().map(mapping).astype("boolean")
+    """yes/true/1 and no/false/0 in any case; anything else missing."""
+    lower = text.str.lower()
+    yes, no = isin(lower, YES).to_numpy(), isin(lower, NO).to_numpy()
+    return pd.Series(pd.arrays.BooleanArray(yes, ~(yes | no)), index=text.index, name=text.name)
 
 
 def parse_geotrace(text: pd.Series) -> pd.Series:
